@@ -1,0 +1,217 @@
+"""MEXC spot v3 REST client: signing, rate limits, server time, error mapping.
+
+One method per endpoint used by the connector (docs/exchange_apis.md section 3);
+each returns the venue's wire struct from :mod:`exchanges.mexc.parse`.
+Every parameter travels in the query string with an empty body, and the exact
+query string that is signed is the one sent (section 3.2).
+
+Errors (section 3.5 codes, :func:`exchanges.transport.raise_for_http`):
+429 -> RateLimited (the endpoint's bucket is drained for ``Retry-After``);
+5xx, timeout, transport failure, unreadable 2xx body -> OutcomeUnknown (never
+re-sent); codes 700002/700003/10072/... or 401/403 -> AuthError; -2011/-2013
+(unknown order) and -1121 (bad symbol) -> NotFound; any other 4xx -> OrderRejected.
+A 700003 (timestamp outside recvWindow) is a definite refusal: the time offset
+is re-synced and the request is sent once more with a fresh timestamp.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from exchanges import clock
+from exchanges.mexc import constants as C
+from exchanges.mexc import parse as P
+from exchanges.mexc.auth import encode_query, signed_query
+from exchanges.transport import HttpResponse, HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http
+from exchanges.venue import AuthError, OutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+_AUTH_CODES = frozenset(str(c) for c in C.AUTH_ERROR_CODES)
+_NOT_FOUND_CODES = frozenset(str(c) for c in C.NOT_FOUND_ERROR_CODES | C.BAD_SYMBOL_ERROR_CODES)
+_TIME_SYNC_MAX_AGE_S = 600.0
+_TIMESTAMP_CODE = "700003"
+
+
+class MexcRest:
+    """REST endpoints of MEXC spot v3 (section 3). Keys are optional for public calls;
+    signed calls without keys raise AuthError before sending anything."""
+
+    def __init__(
+        self,
+        *,
+        rest_url: str = C.DEFAULT_REST_URL,
+        api_key: str = "",
+        api_secret: str = "",
+        request_timeout_s: float = 5.0,
+        recv_window_ms: int = C.DEFAULT_RECV_WINDOW_MS,
+    ) -> None:
+        self.base_url = rest_url.rstrip("/")
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self.recv_window_ms = max(1, min(int(recv_window_ms), C.MAX_RECV_WINDOW_MS))
+        self.http = HttpTransport(C.VENUE_NAME, timeout_s=request_timeout_s,
+                                  default_headers={"Content-Type": "application/json"})
+        self.time = ServerTimeOffset()
+        self._time_synced_s = -1e18
+        self.limiter = RateLimiter(C.VENUE_NAME)
+        for path, weight in C.ENDPOINT_WEIGHTS.items():
+            self.limiter.add(path, max(1, C.RATE_LIMIT_WEIGHT // weight), C.RATE_LIMIT_WINDOW_S)
+        self.limiter.add("account/s", C.ACCOUNT_MAX_PER_S, 1.0)
+
+    def __repr__(self) -> str:  # never show secrets
+        return f"MexcRest({self.base_url!r}, keys={'yes' if self.has_keys else 'no'})"
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(self._api_key and self._api_secret)
+
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    # ---- core ---------------------------------------------------------------------------
+
+    async def sync_time(self) -> int:
+        """Measure the server-time offset from ``GET /api/v3/time``; returns offset ms."""
+        sent_ms = clock.now_ms()
+        body = await self._send("GET", C.PATH_TIME, "", signed=False)
+        recv_ms = clock.now_ms()
+        server_ms = P.to_int(_decode(P.DEC_TIME, body, "GET", C.PATH_TIME).serverTime)
+        if server_ms <= 0:
+            raise OutcomeUnknown("MEXC /api/v3/time: no serverTime in answer", venue=C.VENUE_NAME, code="MALFORMED")
+        self.time.update(server_ms, sent_ms, recv_ms)
+        self._time_synced_s = clock.monotonic_s()
+        return self.time.offset_ms
+
+    async def public(self, method: str, path: str, params: list[tuple[str, str]] | None = None) -> bytes:
+        """Unsigned request; returns the 2xx body bytes or raises the taxonomy error."""
+        return await self._send(method, path, encode_query(params or []), signed=False)
+
+    async def signed(self, method: str, path: str, params: list[tuple[str, str]] | None = None) -> bytes:
+        """Signed request (timestamp from the server-time offset); see module docstring."""
+        if not self.has_keys:
+            raise AuthError(f"MEXC {path} needs API key and secret", venue=C.VENUE_NAME, code="NO_KEYS")
+        if clock.monotonic_s() - self._time_synced_s > _TIME_SYNC_MAX_AGE_S:
+            try:
+                await self.sync_time()
+            except OutcomeUnknown as exc:
+                log.warning("MEXC time sync failed (%s); using last offset %d ms", exc, self.time.offset_ms)
+        try:
+            return await self._send(method, path, self._sign(params), signed=True)
+        except AuthError as exc:
+            if exc.code != _TIMESTAMP_CODE:
+                raise
+            log.warning("MEXC %s %s: timestamp outside recvWindow; re-syncing time and retrying once", method, path)
+            await self.sync_time()
+            return await self._send(method, path, self._sign(params), signed=True)
+
+    def signed_query(self, params: list[tuple[str, str]] | None = None) -> str:
+        """The exact signed query string a signed request would send now (for tests/diagnostics)."""
+        return self._sign(params)
+
+    def _sign(self, params: list[tuple[str, str]] | None) -> str:
+        query, _payload = signed_query(params or [], api_secret=self._api_secret,
+                                       timestamp_ms=self.time.now_ms(), recv_window_ms=self.recv_window_ms)
+        return query
+
+    async def _send(self, method: str, path: str, query: str, *, signed: bool) -> bytes:
+        keys = [path] + (["account/s"] if path == C.PATH_ACCOUNT else [])
+        await self.limiter.acquire(*keys)
+        headers = {C.HEADER_API_KEY: self._api_key} if signed else None
+        resp = await self.http.request(method, self.base_url + path, query=query, headers=headers)
+        return self._check(resp, method, path)
+
+    def _check(self, resp: HttpResponse, method: str, path: str) -> bytes:
+        code, msg = _error_of(resp.body)
+        if 200 <= resp.status < 300 and not code:
+            return resp.body
+        status = resp.status if resp.status >= 300 else 400  # error object inside a 200
+        if status == 429:
+            retry_after_s = P.to_int(resp.headers.get("Retry-After"), 0) or C.RATE_LIMIT_WINDOW_S
+            self.limiter.penalize(path, float(retry_after_s))
+        raise_for_http(C.VENUE_NAME, status, code, f"{method} {path}: {msg}",
+                       auth_codes=_AUTH_CODES, not_found_codes=_NOT_FOUND_CODES)
+        raise AssertionError("unreachable")  # raise_for_http always raises
+
+    # ---- endpoints ----------------------------------------------------------------------
+
+    async def exchange_info(self, venue_symbol: str) -> P.ExchangeInfo:
+        body = await self.public("GET", C.PATH_EXCHANGE_INFO, [("symbol", venue_symbol)])
+        return _decode(P.DEC_EXCHANGE_INFO, body, "GET", C.PATH_EXCHANGE_INFO)
+
+    async def depth(self, venue_symbol: str, limit: int = C.DEPTH_SNAPSHOT_LIMIT) -> P.DepthSnapshot:
+        body = await self.public("GET", C.PATH_DEPTH, [("symbol", venue_symbol), ("limit", str(limit))])
+        return _decode(P.DEC_DEPTH, body, "GET", C.PATH_DEPTH)
+
+    async def new_order(self, params: list[tuple[str, str]]) -> P.NewOrderAck:
+        body = await self.signed("POST", C.PATH_ORDER, params)
+        return _decode(P.DEC_NEW_ORDER, body, "POST", C.PATH_ORDER)
+
+    async def cancel_order(self, venue_symbol: str, client_order_id: str) -> P.OrderInfo:
+        body = await self.signed("DELETE", C.PATH_ORDER, [("symbol", venue_symbol),
+                                                          ("origClientOrderId", client_order_id)])
+        return _decode(P.DEC_ORDER, body, "DELETE", C.PATH_ORDER)
+
+    async def query_order(self, venue_symbol: str, client_order_id: str) -> P.OrderInfo:
+        body = await self.signed("GET", C.PATH_ORDER, [("symbol", venue_symbol),
+                                                       ("origClientOrderId", client_order_id)])
+        return _decode(P.DEC_ORDER, body, "GET", C.PATH_ORDER)
+
+    async def open_orders(self, venue_symbol: str) -> list[P.OrderInfo]:
+        body = await self.signed("GET", C.PATH_OPEN_ORDERS, [("symbol", venue_symbol)])
+        return _decode(P.DEC_ORDERS, body, "GET", C.PATH_OPEN_ORDERS)
+
+    async def account(self) -> P.Account:
+        body = await self.signed("GET", C.PATH_ACCOUNT)
+        return _decode(P.DEC_ACCOUNT, body, "GET", C.PATH_ACCOUNT)
+
+    async def my_trades(self, venue_symbol: str, venue_order_id: str) -> list[P.MyTrade]:
+        body = await self.signed("GET", C.PATH_MY_TRADES, [("symbol", venue_symbol), ("orderId", venue_order_id)])
+        return _decode(P.DEC_TRADES, body, "GET", C.PATH_MY_TRADES)
+
+    async def create_listen_key(self) -> str:
+        body = await self.signed("POST", C.PATH_USER_DATA_STREAM)
+        key = _decode(P.DEC_LISTEN_KEY, body, "POST", C.PATH_USER_DATA_STREAM).listenKey
+        if not key:
+            raise OutcomeUnknown("MEXC userDataStream: no listenKey in answer", venue=C.VENUE_NAME, code="MALFORMED")
+        return key
+
+    async def keepalive_listen_key(self, listen_key: str) -> None:
+        await self.signed("PUT", C.PATH_USER_DATA_STREAM, [("listenKey", listen_key)])
+
+    async def delete_listen_key(self, listen_key: str) -> None:
+        await self.signed("DELETE", C.PATH_USER_DATA_STREAM, [("listenKey", listen_key)])
+
+
+def _error_of(body: bytes) -> tuple[str, str]:
+    """``(code, msg)`` of a MEXC error object, ``("", text)`` for anything else.
+
+    Codes 0 and 200 mean success on some MEXC endpoints and are not errors.
+    """
+    if not body or body[:1] != b"{":
+        return "", body[:200].decode("utf-8", "replace")
+    try:
+        err = P.DEC_ERROR.decode(body)
+    except msgspec.DecodeError:
+        return "", body[:200].decode("utf-8", "replace")
+    if err.code is None or err.msg is None:
+        return "", ""
+    code = str(P.to_int(err.code, 0)) if not isinstance(err.code, str) or err.code.lstrip("-").isdigit() else err.code
+    if code in ("0", "200"):
+        return "", err.msg
+    return code, err.msg
+
+
+def _decode(decoder: msgspec.json.Decoder, body: bytes, method: str, path: str) -> Any:
+    """Decode a 2xx body; an unreadable one means we cannot know what happened."""
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise OutcomeUnknown(f"MEXC {method} {path}: unreadable answer: {exc}", venue=C.VENUE_NAME,
+                             code="MALFORMED") from exc
