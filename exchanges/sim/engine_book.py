@@ -1,0 +1,151 @@
+"""Replayed order books of the simulator, with our own consumption remembered.
+
+Each (venue, symbol) book keeps three layers:
+
+* ``raw``: the levels the feed (replay / paper / admin) last set;
+* ``used``: what our own orders consumed at a price level, remembered until the
+  feed changes that level (so repeated IOCs cannot fill the same displayed
+  quantity again and again);
+* ``shown`` = raw - used (levels <= 0 removed): what clients see over REST and
+  WS and what orders match against.
+
+Every change of ``shown`` is published once as a :class:`BookUpdate` with a
+continuous update id (``first_id == previous last_id + 1``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from exchanges import clock
+from exchanges.models import Symbol, VenueId
+from exchanges.sim.engine_types import BookUpdate, Level, VenueBook
+
+log = logging.getLogger(__name__)
+
+BookCallback = Callable[[BookUpdate], None]
+BookKey = tuple[VenueId, Symbol]
+
+
+def _recompute(raw: dict[Decimal, Decimal], used: dict[Decimal, Decimal], shown: dict[Decimal, Decimal],
+               prices: Iterable[Decimal], changed: dict[Decimal, Decimal]) -> None:
+    for price in prices:
+        qty = raw.get(price, Decimal(0)) - used.get(price, Decimal(0))
+        old = shown.get(price)
+        if qty > 0:
+            if old != qty:
+                shown[price] = qty
+                changed[price] = qty
+        elif old is not None:
+            del shown[price]
+            changed[price] = Decimal(0)
+
+
+class BookSet:
+    """All books of one engine plus their subscribers."""
+
+    def __init__(self) -> None:
+        self._books: dict[BookKey, VenueBook] = {}
+        self._subs: dict[BookKey, list[BookCallback]] = {}
+        self._all_subs: list[BookCallback] = []
+
+    def get(self, venue: VenueId, symbol: Symbol) -> VenueBook:
+        key = (venue, symbol)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = VenueBook()
+        return book
+
+    def subscribe(self, venue: VenueId | None, symbol: Symbol | None, callback: BookCallback) -> Callable[[], None]:
+        """Call ``callback(update)`` after every change of that book (or of every
+        book when venue/symbol are None). Returns an unsubscribe function."""
+        subs = self._all_subs if venue is None or symbol is None else self._subs.setdefault((venue, symbol), [])
+        subs.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in subs:
+                subs.remove(callback)
+
+        return unsubscribe
+
+    def set_levels(self, venue: VenueId, symbol: Symbol, bids: Iterable[Level], asks: Iterable[Level],
+                   ts_ms: int | None = None) -> BookUpdate | None:
+        """Replace the feed levels; forget our consumption at every level whose
+        feed quantity changed; publish the shown-book change (None if none)."""
+        book = self.get(venue, symbol)
+        new_bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
+        new_asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
+        changed_b: dict[Decimal, Decimal] = {}
+        changed_a: dict[Decimal, Decimal] = {}
+        for raw, new, used, shown, changed in (
+            (book.raw_bids, new_bids, book.used_bids, book.shown_bids, changed_b),
+            (book.raw_asks, new_asks, book.used_asks, book.shown_asks, changed_a),
+        ):
+            prices = set(raw) | set(new)
+            for price in prices:
+                if raw.get(price) != new.get(price):
+                    used.pop(price, None)
+            raw.clear()
+            raw.update(new)
+            for price in list(used):
+                if price not in raw:
+                    del used[price]
+            _recompute(raw, used, shown, prices | set(shown), changed)
+        return self._publish(venue, symbol, book, changed_b, changed_a, ts_ms)
+
+    def consume(self, venue: VenueId, symbol: Symbol, is_bid_side: bool, price: Decimal, qty: Decimal) -> None:
+        """Record that our order took ``qty`` at ``price`` on the bid (True) or
+        ask side; call :meth:`flush` afterwards to publish."""
+        book = self.get(venue, symbol)
+        used = book.used_bids if is_bid_side else book.used_asks
+        used[price] = used.get(price, Decimal(0)) + qty
+        (book.pending_bids if is_bid_side else book.pending_asks).add(price)
+
+    def flush(self, venue: VenueId, symbol: Symbol, ts_ms: int | None = None) -> BookUpdate | None:
+        """Publish changes recorded by :meth:`consume` (None if nothing changed)."""
+        book = self.get(venue, symbol)
+        if not book.pending_bids and not book.pending_asks:
+            return None
+        changed_b: dict[Decimal, Decimal] = {}
+        changed_a: dict[Decimal, Decimal] = {}
+        _recompute(book.raw_bids, book.used_bids, book.shown_bids, book.pending_bids, changed_b)
+        _recompute(book.raw_asks, book.used_asks, book.shown_asks, book.pending_asks, changed_a)
+        book.pending_bids.clear()
+        book.pending_asks.clear()
+        return self._publish(venue, symbol, book, changed_b, changed_a, ts_ms)
+
+    def levels(self, venue: VenueId, symbol: Symbol, depth: int | None = None) -> tuple[list[Level], list[Level], int]:
+        """Shown book: (bids descending, asks ascending, last update id)."""
+        book = self.get(venue, symbol)
+        bids = sorted(book.shown_bids.items(), key=lambda kv: kv[0], reverse=True)
+        asks = sorted(book.shown_asks.items(), key=lambda kv: kv[0])
+        if depth is not None:
+            bids, asks = bids[:depth], asks[:depth]
+        return bids, asks, book.update_id
+
+    def _publish(self, venue: VenueId, symbol: Symbol, book: VenueBook, changed_b: dict[Decimal, Decimal],
+                 changed_a: dict[Decimal, Decimal], ts_ms: int | None) -> BookUpdate | None:
+        if not changed_b and not changed_a:
+            return None
+        book.update_id += 1
+        book.ts_ms = ts_ms if ts_ms is not None else clock.now_ms()
+        top_bids, top_asks, _ = self.levels(venue, symbol)
+        update = BookUpdate(
+            venue=venue,
+            symbol=symbol,
+            first_id=book.update_id,
+            last_id=book.update_id,
+            bids=sorted(changed_b.items(), key=lambda kv: kv[0], reverse=True),
+            asks=sorted(changed_a.items(), key=lambda kv: kv[0]),
+            top_bids=top_bids,
+            top_asks=top_asks,
+            ts_ms=book.ts_ms,
+        )
+        for callback in list(self._subs.get((venue, symbol), ())) + list(self._all_subs):
+            try:
+                callback(update)
+            except Exception:  # a subscriber must never break the feed
+                log.exception("book subscriber failed")
+        return update
