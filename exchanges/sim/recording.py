@@ -334,10 +334,13 @@ class RecordingWriter:
         Recording(self.path, header)  # validate before creating the file
         self._venues = set(header["venues"])
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._raw = open(self.path, "wb")
         if self.path.suffix == ".gz":
-            self._fh: Any = gzip.open(self.path, "wb", compresslevel=compresslevel)
+            # mtime=0 keeps the bytes reproducible (scenario_build output is committed)
+            self._fh: Any = gzip.GzipFile(filename="", mode="wb", compresslevel=compresslevel,
+                                          fileobj=self._raw, mtime=0)
         else:
-            self._fh = open(self.path, "wb")
+            self._fh = self._raw
         self._fh.write(_json_encoder.encode(header) + b"\n")
         self._last_t = 0
         self.count = 0
@@ -363,6 +366,7 @@ class RecordingWriter:
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
+            self._raw.close()
             self._fh = None
 
     def __enter__(self) -> "RecordingWriter":
