@@ -1,0 +1,1 @@
+"""Strategy FSMs: the base machinery and the bundled strategies."""

@@ -1,0 +1,514 @@
+"""FSM machinery for strategy tasks, on the ``transitions`` library.
+
+The nine states and every edge are declared once, as data, in
+:data:`TRANSITIONS` (check it against DESIGN.md section 5 at a glance). A
+strategy subclasses :class:`StrategyTask` and writes one async handler per
+state (``on_idle`` ... ``on_finalizing``). ``await task.step()`` runs the
+current state's handler once; a handler returns ``self.go(trigger, reason)``
+to move along a declared edge, or ``None`` to stay.
+
+Crash safety: every transition is committed -- journal row, checkpointed
+context, PnL, and any order intents / fills queued by the handler -- in ONE
+store transaction before ``step()`` returns, fenced by the task's lease. An
+order request may only leave the process for an intent that is committed:
+intents queued with :meth:`StrategyTask.new_intent` are committed with the
+next transition, or explicitly with :meth:`StrategyTask.checkpoint` before
+sending (invariant 1, "intent before effect").
+
+Time: handlers read time only via :mod:`exchanges.clock`; timeouts are
+guards evaluated on ``step()``, so tests drive tasks under freezegun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import msgspec
+from transitions import Machine, MachineError
+
+from exchanges.clock import now_ms
+from exchanges.models import OrderType, Side, TimeInForce, VenueId
+from exchanges.venue import Venue
+from state.records import (
+    FillRecord,
+    FundingRecord,
+    IntentStatus,
+    OrderIntent,
+    State,
+    TaskRecord,
+    TaskStatus,
+    TransitionRecord,
+)
+from state.store import Store
+
+S = State
+
+#: The one declaration of the task FSM (``transitions`` format).
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "start", "source": S.IDLE.value, "dest": S.SYNCING.value},
+    {"trigger": "synced", "source": S.SYNCING.value, "dest": S.ANALYZING.value},
+    {"trigger": "rebalance", "source": S.ANALYZING.value, "dest": S.REBALANCING.value},
+    {"trigger": "trade", "source": S.ANALYZING.value, "dest": S.MANAGING_ORDERS.value},
+    {"trigger": "idle", "source": S.ANALYZING.value, "dest": S.MONITORING.value},
+    {"trigger": "orders_planned", "source": S.REBALANCING.value, "dest": S.MANAGING_ORDERS.value},
+    {"trigger": "nothing_to_do", "source": S.REBALANCING.value, "dest": S.MONITORING.value},
+    {"trigger": "orders_sent", "source": S.MANAGING_ORDERS.value, "dest": S.WAITING_ORDERS.value},
+    {"trigger": "orders_settled", "source": S.WAITING_ORDERS.value, "dest": S.ANALYZING.value},
+    {"trigger": "signal", "source": S.MONITORING.value, "dest": S.ANALYZING.value},
+    {"trigger": "exit", "source": [S.SYNCING.value, S.ANALYZING.value, S.MONITORING.value],
+     "dest": S.COMPLETING.value},
+    {"trigger": "stop", "source": [S.SYNCING.value, S.ANALYZING.value, S.REBALANCING.value, S.MONITORING.value],
+     "dest": S.COMPLETING.value},
+    {"trigger": "pause", "source": [S.SYNCING.value, S.ANALYZING.value, S.MONITORING.value],
+     "dest": S.IDLE.value},
+    {"trigger": "completed", "source": S.COMPLETING.value, "dest": S.FINALIZING.value},
+]
+
+#: States in which a pending stop request is taken at once by ``step()``
+#: (no order of ours is in flight there). Elsewhere the handler first settles.
+STOP_INTERRUPTIBLE = frozenset({S.ANALYZING, S.REBALANCING, S.MONITORING})
+#: States in which a pending pause request is taken at once.
+PAUSE_INTERRUPTIBLE = frozenset({S.ANALYZING, S.MONITORING})
+
+
+def declared_edges() -> set[tuple[str, str, str]]:
+    """All (source, trigger, dest) triples of :data:`TRANSITIONS`."""
+    edges = set()
+    for t in TRANSITIONS:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for src in sources:
+            edges.add((src, t["trigger"], t["dest"]))
+    return edges
+
+
+def build_machine(model: Any = None, initial: State = S.IDLE) -> Machine:
+    """A ``transitions`` Machine over the nine states; the model's current
+    state lives in its ``fsm_state`` attribute. Unknown edges raise MachineError."""
+    return Machine(
+        model=model if model is not None else "self",
+        states=[s.value for s in State],
+        transitions=TRANSITIONS,
+        initial=initial.value,
+        auto_transitions=False,
+        model_attribute="fsm_state",
+        ignore_invalid_triggers=False,
+    )
+
+
+def mermaid() -> str:
+    """The FSM as a Mermaid ``stateDiagram-v2`` (``python run.py tasks graph``)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {S.IDLE.value}"]
+    for src, trigger, dest in sorted(declared_edges(), key=lambda e: (list(State).index(State(e[0])), e[1])):
+        lines.append(f"    {src} --> {dest}: {trigger}")
+    lines.append(f"    {S.FINALIZING.value} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
+class InvalidTransition(RuntimeError):
+    """A handler asked for an edge that is not declared from the current state."""
+
+
+class Next(msgspec.Struct, frozen=True):
+    """A handler's request to take ``trigger`` from the current state."""
+
+    trigger: str
+    reason: str = ""
+    status: TaskStatus | None = None
+
+
+class Finish(msgspec.Struct, frozen=True):
+    """FINALIZING's result: end the task with a terminal ``status``."""
+
+    status: TaskStatus
+    reason: str = ""
+
+
+class BaseContext(msgspec.Struct, kw_only=True):
+    """Checkpointed fields every task has. Strategies subclass it.
+
+    ``stop_reason``: "user" (``tasks stop``: ends ``stopped``), "duration"
+    (the runner's ``--duration``: a planned end, ends ``completed``),
+    "signal" (SIGINT/SIGTERM: ends ``stopped``), or a strategy exit reason.
+    """
+
+    next_seq: int = 1
+    stop_requested: bool = False
+    flatten_requested: bool = False
+    stop_reason: str = ""
+    pause_requested: bool = False
+    exit_reason: str = ""
+    halt_reason: str = ""
+
+
+class EmptyConfig(msgspec.Struct, kw_only=True):
+    """Config of strategies that take none."""
+
+    symbol: str = ""
+
+
+_ctx_encoder = msgspec.json.Encoder()
+
+
+class StrategyTask:
+    """A task: one FSM instance bound to a store row, venues and a lease owner.
+
+    Subclasses set ``strategy_name``, ``config_type`` and ``context_type`` and
+    implement the ``on_<state>`` handlers they need (the defaults do nothing
+    and stay). Construct via ``cls(record, store, venues, owner_id)``; call
+    :meth:`load` once before the first :meth:`step` to load intents and fills.
+    """
+
+    strategy_name: ClassVar[str] = "base"
+    config_type: ClassVar[type[msgspec.Struct]] = EmptyConfig
+    context_type: ClassVar[type[BaseContext]] = BaseContext
+
+    def __init__(self, record: TaskRecord, store: Store, venues: Mapping[VenueId, Venue], owner_id: str) -> None:
+        self.record = record
+        self.task_id = record.task_id
+        self.store = store
+        self.venues = dict(venues)
+        self.owner_id = owner_id
+        self.config = msgspec.json.decode(record.config or "{}", type=self.config_type)
+        self.context = msgspec.json.decode(record.context or "{}", type=self.context_type)
+        self.status: TaskStatus = TaskStatus(record.status)
+        self.state_entered_ms = record.state_entered_ms or now_ms()
+        self.committed_version = record.version
+        self.last_error = record.last_error
+        self.wake = asyncio.Event()
+        self.intents: dict[str, OrderIntent] = {}
+        self.fills: list[FillRecord] = []
+        self.funding: list[FundingRecord] = []
+        self._fill_keys: set[tuple[str, str]] = set()
+        self._funding_keys: set[tuple[str, int]] = set()
+        self._new_intents: dict[str, OrderIntent] = {}
+        self._intent_updates: dict[str, OrderIntent] = {}
+        self._new_fills: list[FillRecord] = []
+        self._new_funding: list[FundingRecord] = []
+        self._controls_to_ack: list[int] = []
+        self._status_dirty = False
+        self.machine = build_machine(self, State(record.state))
+        self._handlers = {s: getattr(self, f"on_{s.value.lower()}") for s in State}
+
+    # ---- state -------------------------------------------------------------
+
+    fsm_state: str  # maintained by transitions.Machine
+
+    @property
+    def state(self) -> State:
+        return State(self.fsm_state)
+
+    @property
+    def done(self) -> bool:
+        """True once the task reached a terminal status (or is paused in IDLE)."""
+        return self.status.is_terminal or (self.status is TaskStatus.PAUSED and self.state is S.IDLE)
+
+    def time_in_state_s(self) -> float:
+        return max(0.0, (now_ms() - self.state_entered_ms) / 1000.0)
+
+    def go(self, trigger: str, reason: str = "", status: TaskStatus | None = None) -> Next:
+        """Build a transition request; the edge is validated by ``step()``."""
+        return Next(trigger, reason, status)
+
+    def finish(self, status: TaskStatus, reason: str = "") -> Finish:
+        """End the task (only from FINALIZING)."""
+        return Finish(status, reason)
+
+    # ---- loading -----------------------------------------------------------
+
+    async def load(self) -> None:
+        """Load intents, fills and funding from the store; make sure the next
+        client order id is past every stored one."""
+        for intent in await self.store.intents(self.task_id):
+            self.intents[intent.client_order_id] = intent
+            self.context.next_seq = max(self.context.next_seq, intent.seq + 1)
+        for fill in await self.store.fills(self.task_id):
+            self.fills.append(fill)
+            self._fill_keys.add((fill.venue.value, fill.trade_id))
+        for rec in await self.store.funding(self.task_id):
+            self.funding.append(rec)
+            self._funding_keys.add((rec.venue.value, rec.ts_ms))
+
+    # ---- the step ----------------------------------------------------------
+
+    async def step(self) -> bool:
+        """Run the current state's handler once and commit its outcome.
+
+        Returns True when the state or status changed (the caller may step
+        again at once), False when the task stays where it was (the caller
+        waits for ``wake`` or a timer). Raises InvalidTransition for an
+        undeclared edge and store errors (LeaseLost) unchanged.
+        """
+        if self.status.is_terminal:
+            return False
+        nxt = self._control_next()
+        if nxt is None:
+            nxt = await self._handlers[self.state]()
+        if nxt is None:
+            if self.is_dirty():
+                await self.checkpoint()
+            return False
+        if isinstance(nxt, Finish):
+            if self.state is not S.FINALIZING:
+                raise InvalidTransition(f"finish() is only allowed in FINALIZING, not {self.state.value}")
+            await self._commit(
+                TransitionRecord(task_id=self.task_id, src=self.state.value, dst=self.state.value,
+                                 trigger=f"finish:{nxt.status.value}", reason=nxt.reason),
+                status=nxt.status,
+            )
+            return True
+        return await self._take(nxt)
+
+    async def _take(self, nxt: Next) -> bool:
+        src = self.state
+        try:
+            allowed = self.machine.get_transitions(trigger=nxt.trigger, source=src.value)
+        except ValueError:
+            allowed = []
+        if not allowed:
+            raise InvalidTransition(f"no edge {src.value} --{nxt.trigger}--> declared")
+        try:
+            self.machine.events[nxt.trigger].trigger(self)
+        except MachineError as exc:  # pragma: no cover - guarded above
+            raise InvalidTransition(str(exc)) from None
+        dst = self.state
+        status = nxt.status
+        if status is None:
+            if nxt.trigger == "stop":
+                status = TaskStatus.STOPPING
+            elif nxt.trigger == "pause":
+                status = TaskStatus.PAUSED
+            elif nxt.trigger == "start":
+                status = TaskStatus.RUNNING
+        if status is TaskStatus.RUNNING and self.context.stop_requested:
+            status = TaskStatus.STOPPING
+        if status is None and self._status_dirty:
+            status = self._pending_status()
+        entered_before = self.state_entered_ms
+        self.state_entered_ms = now_ms()
+        try:
+            await self._commit(
+                TransitionRecord(task_id=self.task_id, src=src.value, dst=dst.value, trigger=nxt.trigger,
+                                 reason=nxt.reason),
+                status=status,
+            )
+        except BaseException:
+            self.machine.set_state(src.value, model=self)
+            self.state_entered_ms = entered_before
+            raise
+        return True
+
+    def _control_next(self) -> Next | None:
+        ctx = self.context
+        if ctx.stop_requested and self.state in STOP_INTERRUPTIBLE:
+            return self.go("stop", f"stop requested ({ctx.stop_reason or 'user'})")
+        if ctx.pause_requested and not ctx.stop_requested and self.state in PAUSE_INTERRUPTIBLE:
+            ctx.pause_requested = False
+            return self.go("pause", "pause requested")
+        return None
+
+    # ---- commits -----------------------------------------------------------
+
+    def is_dirty(self) -> bool:
+        return bool(self._new_intents or self._intent_updates or self._new_fills or self._new_funding
+                    or self._controls_to_ack or self._status_dirty)
+
+    async def checkpoint(self, reason: str = "", durable: bool = True) -> None:
+        """Commit context, PnL and everything queued now, without a transition.
+
+        Call before sending any queued intent that was not committed with a
+        transition.
+        """
+        await self._commit(None, status=None, durable=durable)
+
+    async def _commit(self, transition: TransitionRecord | None, status: TaskStatus | None,
+                      durable: bool = True) -> None:
+        if status is None and self._status_dirty:
+            status = self._pending_status()
+        if transition is not None:
+            transition.ts_ms = now_ms()
+        new_intents = list(self._new_intents.values())
+        updates = [u for k, u in self._intent_updates.items() if k not in self._new_intents]
+        fills = list(self._new_fills)
+        funding = list(self._new_funding)
+        acks = list(self._controls_to_ack)
+        version = await self.store.commit_step(
+            self.task_id, self.owner_id,
+            state=self.state.value,
+            state_entered_ms=self.state_entered_ms,
+            context_json=_ctx_encoder.encode(self.context).decode(),
+            pnl_json=_ctx_encoder.encode(self.pnl()).decode(),
+            status=status,
+            transition=transition,
+            new_intents=new_intents,
+            intent_updates=updates,
+            fills=fills,
+            funding=funding,
+            durable=durable,
+            ack_controls=acks,
+            last_error=self.last_error if self._error_dirty else None,
+        )
+        self.committed_version = version
+        if status is not None:
+            self.status = status
+        self._new_intents.clear()
+        self._intent_updates.clear()
+        del self._new_fills[: len(fills)]
+        del self._new_funding[: len(funding)]
+        del self._controls_to_ack[: len(acks)]
+        self._status_dirty = False
+        self._error_dirty = False
+
+    _error_dirty = False
+
+    def set_error(self, text: str) -> None:
+        """Remember the last error (shown in listings); committed with the next step."""
+        self.last_error = text
+        self._error_dirty = True
+        self._status_dirty = True
+
+    def _pending_status(self) -> TaskStatus | None:
+        if self.context.stop_requested and self.status is TaskStatus.RUNNING:
+            return TaskStatus.STOPPING
+        return None
+
+    # ---- intents and fills -------------------------------------------------
+
+    def next_client_order_id(self) -> tuple[str, int]:
+        """A fresh deterministic client order id: ``arb`` + task id + 6-digit
+        sequence (alphanumeric; fits Gate ``text`` after ``t-`` and MEXC)."""
+        seq = self.context.next_seq
+        self.context.next_seq = seq + 1
+        return f"arb{self.task_id}{seq:06d}", seq
+
+    def new_intent(self, venue: VenueId, symbol: str, side: Side, qty: Decimal, price: Decimal | None,
+                   leg: str, *, tif: TimeInForce = TimeInForce.IOC, order_type: OrderType = OrderType.LIMIT,
+                   reduce_only: bool = False) -> OrderIntent:
+        """Queue a new intent (status ``new``); committed with the next
+        transition or :meth:`checkpoint`. Do not send it before that."""
+        client_order_id, seq = self.next_client_order_id()
+        ts = now_ms()
+        intent = OrderIntent(
+            client_order_id=client_order_id, task_id=self.task_id, seq=seq, venue=venue, symbol=symbol,
+            side=side, qty=qty, price=price, order_type=order_type, tif=tif, reduce_only=reduce_only, leg=leg,
+            status=IntentStatus.NEW, created_ms=ts, updated_ms=ts,
+        )
+        self.intents[client_order_id] = intent
+        self._new_intents[client_order_id] = intent
+        return intent
+
+    def is_committed(self, client_order_id: str) -> bool:
+        """True once the intent is durable (safe to send)."""
+        return client_order_id in self.intents and client_order_id not in self._new_intents
+
+    def update_intent(self, intent: OrderIntent) -> None:
+        """Queue a changed intent (status, fills, venue id) for the next commit."""
+        intent.updated_ms = now_ms()
+        self.intents[intent.client_order_id] = intent
+        if intent.client_order_id in self._new_intents:
+            self._new_intents[intent.client_order_id] = intent
+        else:
+            self._intent_updates[intent.client_order_id] = intent
+
+    def record_fill(self, fill: FillRecord) -> bool:
+        """Queue a fill; False (and ignored) if this (venue, trade id) is already booked."""
+        key = (fill.venue.value, fill.trade_id)
+        if key in self._fill_keys:
+            return False
+        self._fill_keys.add(key)
+        self.fills.append(fill)
+        self._new_fills.append(fill)
+        return True
+
+    def record_funding(self, rec: FundingRecord) -> bool:
+        """Queue a funding payment; False if already booked."""
+        key = (rec.venue.value, rec.ts_ms)
+        if key in self._funding_keys:
+            return False
+        self._funding_keys.add(key)
+        self.funding.append(rec)
+        self._new_funding.append(rec)
+        return True
+
+    def unresolved_intents(self) -> list[OrderIntent]:
+        return [i for i in self.intents.values() if not i.status.is_final]
+
+    # ---- control (called by the TaskManager) -------------------------------
+
+    def request_stop(self, flatten: bool = False, reason: str = "user", control_id: int | None = None) -> None:
+        """Ask the task to complete; takes effect at the next safe step.
+        The control row is acknowledged in the commit that persists the request."""
+        ctx = self.context
+        if not ctx.stop_requested:
+            ctx.stop_requested = True
+            ctx.stop_reason = reason
+        ctx.flatten_requested = ctx.flatten_requested or flatten
+        if control_id is not None:
+            self._controls_to_ack.append(control_id)
+        self._status_dirty = True
+        self.wake.set()
+
+    def request_pause(self, control_id: int | None = None) -> None:
+        """Ask the task to pause (to IDLE) at the next safe step."""
+        self.context.pause_requested = True
+        if control_id is not None:
+            self._controls_to_ack.append(control_id)
+        self._status_dirty = True
+        self.wake.set()
+
+    def planned_end_status(self) -> TaskStatus:
+        """Terminal status for a normal end: ``completed`` for a planned end
+        (duration, strategy exit), ``stopped`` for an operator stop/signal."""
+        if self.context.halt_reason:
+            return TaskStatus.HALTED
+        if self.context.stop_requested and self.context.stop_reason in ("user", "signal"):
+            return TaskStatus.STOPPED
+        return TaskStatus.COMPLETED
+
+    # ---- hooks -------------------------------------------------------------
+
+    async def on_start(self, resumed: bool) -> None:
+        """Called once by the runner before the first step (venue wiring; on
+        ``resumed`` the strategy reconciles before continuing)."""
+
+    async def on_shutdown(self) -> None:
+        """Called once by the runner after the last step."""
+
+    def pnl(self) -> dict[str, str]:
+        """PnL totals persisted with each checkpoint (decimal strings)."""
+        return {}
+
+    def live_view(self) -> dict[str, Any]:
+        """Dashboard telemetry (JSON-serialisable)."""
+        return {}
+
+    # ---- default handlers: stay ---------------------------------------------
+
+    async def on_idle(self) -> Next | None:
+        return self.go("start", "started")
+
+    async def on_syncing(self) -> Next | None:
+        return None
+
+    async def on_analyzing(self) -> Next | None:
+        return None
+
+    async def on_rebalancing(self) -> Next | None:
+        return None
+
+    async def on_managing_orders(self) -> Next | None:
+        return None
+
+    async def on_waiting_orders(self) -> Next | None:
+        return None
+
+    async def on_monitoring(self) -> Next | None:
+        return None
+
+    async def on_completing(self) -> Next | None:
+        return self.go("completed", "nothing to complete")
+
+    async def on_finalizing(self) -> Finish | None:
+        return self.finish(self.planned_end_status(), self.context.halt_reason or self.context.stop_reason)
