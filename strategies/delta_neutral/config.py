@@ -1,0 +1,172 @@
+"""Validated configuration of the 3-venue delta-neutral strategy (DESIGN.md section 5).
+
+Loaded from an optional TOML file (``--config``) and overridden by CLI flags::
+
+    cfg = load_config("dn.toml", {"symbol": "NEIROETH", "position_usdt": "300"})
+
+Every invalid value is refused with a :class:`ConfigError` whose message names
+the field and the reason (``position_usdt: must be > 0, got -5``). Unknown keys
+are refused too (a typo must never silently fall back to a default).
+
+Defaults are small and sized for the bundled simulator scenario, whose taker
+fees are ~0.1 % (Gate spot), ~0.05 % (MEXC spot) and ~0.05 % (Gate perp): the
+cross-spot edge must beat 15 bps of fees plus ``entry_threshold_bps``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from exchanges.models import Symbol
+
+
+class ConfigError(ValueError):
+    """A config value is missing, malformed or out of range. The message names the field."""
+
+
+SingleLegPolicy = Literal["hedge", "complete", "reverse"]
+
+
+def _require(cond: bool, field: str, reason: str, value: Any) -> None:
+    if not cond:
+        raise ConfigError(f"{field}: {reason}, got {value!r}")
+
+
+class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Strategy parameters; units are in the names.
+
+    * ``position_usdt``: target notional of the spot inventory over both spot
+      venues; ``gate_spot_fraction`` of it on Gate spot, the rest on MEXC spot.
+      The perp short matches the spot base quantity.
+    * ``entry_threshold_bps``: net edge (after both taker fees) required to arb.
+    * ``min_inventory_fraction``: a spot venue below this fraction of its
+      target is restored toward target (REBALANCING).
+    * ``delta_tolerance_base``: |net delta| tolerated before re-hedging; the
+      effective tolerance is max(this, one perp contract).
+    * ``max_duration_s`` / ``max_loss_usdt``: 0 disables the limit.
+    * ``exit_funding_rate_bps``: exit when the perp funding rate per interval is
+      below ``-exit_funding_rate_bps`` (our short pays); 0 disables.
+    * ``exit_basis_bps``: exit when |perp mid - spot mid| / spot mid exceeds it; 0 disables.
+    * ``single_leg_policy``: what to do when only one arb leg filled:
+      ``hedge`` (hedge the imbalance on the perp), ``complete`` (retry the
+      missing leg within ``single_leg_price_limit_bps`` of the original price
+      until ``single_leg_timeout_s``, then hedge), ``reverse`` (undo the filled
+      leg within the price limit, then hedge what is left).
+    * ``hedge_slippage_bps``: how far through the perp top a hedge IOC may be priced.
+    """
+
+    symbol: str = "NEIROETH"
+    position_usdt: Decimal = Decimal("200")
+    gate_spot_fraction: Decimal = Decimal("0.5")
+    entry_threshold_bps: Decimal = Decimal("2")
+    max_order_usdt: Decimal = Decimal("25")
+    min_inventory_fraction: Decimal = Decimal("0.3")
+    delta_tolerance_base: Decimal = Decimal("0")
+    max_book_age_ms: int = 3000
+    order_timeout_s: float = 5.0
+    max_duration_s: float = 0.0
+    max_loss_usdt: Decimal = Decimal("20")
+    exit_funding_rate_bps: Decimal = Decimal("0")
+    exit_basis_bps: Decimal = Decimal("0")
+    single_leg_policy: SingleLegPolicy = "hedge"
+    single_leg_price_limit_bps: Decimal = Decimal("30")
+    single_leg_timeout_s: float = 10.0
+    hedge_slippage_bps: Decimal = Decimal("20")
+    flatten_on_exit: bool = False
+    rebalance_cooldown_s: float = 5.0
+    build_tolerance_fraction: Decimal = Decimal("0.05")
+
+    def __post_init__(self) -> None:
+        try:
+            Symbol.parse(self.symbol)
+        except ValueError as exc:
+            raise ConfigError(f"symbol: {exc}") from None
+        _require(self.position_usdt > 0, "position_usdt", "must be > 0", str(self.position_usdt))
+        _require(0 < self.gate_spot_fraction < 1, "gate_spot_fraction",
+                 "must be in (0, 1) (MEXC spot gets the rest)", str(self.gate_spot_fraction))
+        _require(self.entry_threshold_bps >= 0, "entry_threshold_bps", "must be >= 0",
+                 str(self.entry_threshold_bps))
+        _require(self.max_order_usdt > 0, "max_order_usdt", "must be > 0", str(self.max_order_usdt))
+        _require(0 < self.min_inventory_fraction <= 1, "min_inventory_fraction", "must be in (0, 1]",
+                 str(self.min_inventory_fraction))
+        _require(self.delta_tolerance_base >= 0, "delta_tolerance_base", "must be >= 0",
+                 str(self.delta_tolerance_base))
+        _require(self.max_book_age_ms > 0, "max_book_age_ms", "must be > 0", self.max_book_age_ms)
+        _require(self.order_timeout_s > 0, "order_timeout_s", "must be > 0", self.order_timeout_s)
+        _require(self.max_duration_s >= 0, "max_duration_s", "must be >= 0 (0 = no limit)",
+                 self.max_duration_s)
+        _require(self.max_loss_usdt >= 0, "max_loss_usdt", "must be >= 0 (0 = no limit)",
+                 str(self.max_loss_usdt))
+        _require(self.exit_funding_rate_bps >= 0, "exit_funding_rate_bps", "must be >= 0 (0 = off)",
+                 str(self.exit_funding_rate_bps))
+        _require(self.exit_basis_bps >= 0, "exit_basis_bps", "must be >= 0 (0 = off)",
+                 str(self.exit_basis_bps))
+        _require(self.single_leg_price_limit_bps >= 0, "single_leg_price_limit_bps", "must be >= 0",
+                 str(self.single_leg_price_limit_bps))
+        _require(self.single_leg_timeout_s > 0, "single_leg_timeout_s", "must be > 0",
+                 self.single_leg_timeout_s)
+        _require(0 <= self.hedge_slippage_bps <= 500, "hedge_slippage_bps", "must be in [0, 500]",
+                 str(self.hedge_slippage_bps))
+        _require(self.rebalance_cooldown_s >= 0, "rebalance_cooldown_s", "must be >= 0",
+                 self.rebalance_cooldown_s)
+        _require(0 <= self.build_tolerance_fraction < 1, "build_tolerance_fraction", "must be in [0, 1)",
+                 str(self.build_tolerance_fraction))
+
+    @property
+    def symbol_obj(self) -> Symbol:
+        """The parsed :class:`Symbol`."""
+        return Symbol.parse(self.symbol)
+
+    @property
+    def mexc_spot_fraction(self) -> Decimal:
+        return 1 - self.gate_spot_fraction
+
+
+def config_from_dict(values: dict[str, Any]) -> DeltaNeutralConfig:
+    """Build and validate a config from plain values (strings allowed, as from a CLI).
+
+    Raises :class:`ConfigError` naming the field on any problem.
+    """
+    try:
+        return msgspec.convert(values, DeltaNeutralConfig, strict=False)
+    except ConfigError:
+        raise
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        # msgspec says "... - at `$.field`" or "unknown field `x`"; rephrase field first.
+        if " - at `$." in text:
+            reason, _, where = text.partition(" - at `$.")
+            raise ConfigError(f"{where.rstrip('`')}: {reason}") from None
+        if "unknown field" in text:
+            name = text.split("`")[1] if "`" in text else "?"
+            raise ConfigError(f"{name}: unknown config key") from None
+        raise ConfigError(text) from None
+
+
+def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> DeltaNeutralConfig:
+    """Load ``path`` (TOML; None = defaults only), apply ``overrides`` (None values ignored).
+
+    TOML floats are read as Decimal so ``0.1`` stays exact. Raises
+    :class:`ConfigError` (missing/unreadable file, TOML syntax error, unknown
+    key, bad value) with the file or field named.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                values = tomllib.load(fh, parse_float=Decimal)
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        # Allow an optional [delta_neutral] table.
+        if set(values) == {"delta_neutral"} and isinstance(values["delta_neutral"], dict):
+            values = dict(values["delta_neutral"])
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return config_from_dict(values)
