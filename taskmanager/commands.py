@@ -1,0 +1,388 @@
+"""Implementations of the CLI commands (``cmd_<name>(args, venue_factory=None) -> exit status``).
+
+Every command opens the store itself (``--db`` or the default path) and closes it; bad input
+raises :class:`~taskmanager.errors.CliError` (one line, exit 2). Strategy, config and venue
+modules are imported lazily so reading commands work while those packages are incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from exchanges import clock
+from taskmanager.errors import CliError
+from taskmanager.logsetup import setup_logging
+
+log = logging.getLogger("taskmanager.cli")
+
+_FALLBACK_LIVE_KEYS = ("GATE_API_KEY", "GATE_API_SECRET", "MEXC_API_KEY", "MEXC_API_SECRET")
+
+
+# ---- shared helpers ------------------------------------------------------------
+
+
+def db_path(args: Any) -> Path:
+    """``--db`` or the store's default (``$ARB_DB``, else ``$ARB_HOME/arb.sqlite``)."""
+    if getattr(args, "db", None):
+        return Path(args.db).expanduser()
+    from state.store import default_db_path
+
+    return default_db_path()
+
+
+def _home() -> Path:
+    from state.store import arb_home
+
+    return arb_home()
+
+
+async def open_store(path: Path) -> Any:
+    """Open the store or raise CliError with the store's one-line reason."""
+    from state.store import Store, StoreError
+
+    try:
+        return await Store.open(path)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot open database {path}: {exc.strerror or exc}") from None
+
+
+def _logging(args: Any, console: str, rich_console: Any = None) -> None:
+    level = getattr(logging, getattr(args, "log_level", "INFO"), logging.INFO)
+    setup_logging(db_path(args), console=console, level=level, rich_console=rich_console)
+
+
+def _use_dashboard(args: Any) -> bool:
+    return not getattr(args, "no_dashboard", False) and sys.stdout.isatty()
+
+
+def parse_symbol(text: str) -> Any:
+    from exchanges.models import Symbol
+
+    try:
+        return Symbol.parse(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def strategy_class(name: str) -> Any:
+    """The registered task class for ``name`` (CliError when unknown or not importable)."""
+    try:
+        from strategies import registry
+    except ImportError as exc:
+        raise CliError(f"strategies are not available: {exc}") from None
+    try:
+        return registry.get(name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+
+
+def load_strategy_config(cls: Any, path: str | None, overrides: dict[str, Any]) -> Any:
+    """Config via the strategy's ``load_config(path, overrides)`` when its config module has one,
+    else decoded from a JSON file into ``cls.config_type``. Errors -> CliError naming the field."""
+    import msgspec
+
+    config_type = cls.config_type
+    module = sys.modules.get(config_type.__module__)
+    fields = {f.name for f in msgspec.structs.fields(config_type)}
+    overrides = {k: v for k, v in overrides.items() if k in fields and v is not None}
+    loader = getattr(module, "load_config", None)
+    try:
+        if loader is not None:
+            return loader(path, overrides)
+        values: dict[str, Any] = {}
+        if path is not None:
+            with open(path, "rb") as fh:
+                values = json.loads(fh.read() or b"{}")
+        values.update(overrides)
+        return msgspec.convert(values, config_type, strict=False)
+    except OSError as exc:
+        raise CliError(f"config file {path}: {exc.strerror or exc}") from None
+    except (ValueError, msgspec.ValidationError) as exc:  # ConfigError is a ValueError
+        raise CliError(f"config: {exc}") from None
+
+
+async def build_venues(venue_factory: Any, mode: str, symbol: Any, *, live_confirmed: bool) -> dict:
+    """Venues for a task: ``venue_factory`` (tests) or ``exchanges.factory.build_venues``.
+    FactoryError (unknown symbol, missing keys, ...) -> CliError."""
+    if venue_factory is None:
+        try:
+            from exchanges import factory
+        except ImportError as exc:
+            if mode == "live":
+                missing = [k for k in _FALLBACK_LIVE_KEYS if not os.environ.get(k)]
+                if missing:
+                    raise CliError(f"live mode needs API keys in the environment; missing {', '.join(missing)}") \
+                        from None
+            raise CliError(f"venues are not available yet (exchanges.factory: {exc})") from None
+        factory_error: type[BaseException] = getattr(factory, "FactoryError", ValueError)
+        venue_factory = factory.build_venues
+    else:
+        factory_error = ValueError
+    try:
+        venues = venue_factory(mode, symbol, _home(), live_confirmed=live_confirmed)
+        if inspect.isawaitable(venues):
+            venues = await venues
+    except factory_error as exc:
+        raise CliError(str(exc)) from None
+    return dict(venues)
+
+
+def _check_live(mode: str, confirmed: bool) -> None:
+    if mode == "live" and not confirmed:
+        raise CliError("--mode live places REAL orders: add --live to confirm (keys come from the environment)")
+
+
+def new_task_id() -> str:
+    """12 lowercase hex characters."""
+    return uuid.uuid4().hex[:12]
+
+
+def exit_status_for(status: Any, outcome: str) -> int:
+    """0 for completed/stopped/paused; 1 for failed, halted, or a task left stopping/unowned."""
+    value = getattr(status, "value", status)
+    if outcome in ("lease_lost", "aborted", "stop_timeout"):
+        return 1
+    return 0 if value in ("completed", "stopped", "paused") else 1
+
+
+def _print(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# ---- start / resume / stop / pause (drive tasks) ---------------------------------
+
+
+def cmd_start(args: Any, venue_factory: Any = None) -> int:
+    symbol = parse_symbol(args.symbol)
+    _check_live(args.mode, args.live)
+    cls = strategy_class(args.strategy)
+    config = load_strategy_config(
+        cls, args.config, {"symbol": args.symbol, "flatten_on_exit": True if args.flatten_on_exit else None})
+    return asyncio.run(_start(args, venue_factory, cls, symbol, config))
+
+
+async def _start(args: Any, venue_factory: Any, cls: Any, symbol: Any, config: Any) -> int:
+    import msgspec
+
+    from state.records import State, TaskRecord, TaskStatus
+    from taskmanager.manager import TaskManager
+
+    path = db_path(args)
+    dashboard = _use_dashboard(args)
+    console = _console() if dashboard else None
+    _logging(args, "rich" if dashboard else "auto", console)
+    store = await open_store(path)
+    try:
+        venues = await build_venues(venue_factory, args.mode, symbol, live_confirmed=args.live)
+        manager = _manager(store, dashboard)
+        now = clock.now_ms()
+        record = TaskRecord(
+            task_id=new_task_id(), strategy=cls.strategy_name, symbol=str(symbol), mode=args.mode,
+            config=msgspec.json.encode(config).decode(), status=TaskStatus.RUNNING, state=State.IDLE,
+            created_ms=now, state_entered_ms=now, owner_id=manager.owner_id, owner_pid=manager.pid,
+            owner_host=manager.host, heartbeat_ms=now,
+        )
+        await store.create_task(record)
+        task = cls(record, store, venues, manager.owner_id)
+        manager.add(task, duration_s=args.duration, flatten_on_exit=bool(args.flatten_on_exit))
+        duration = f", stops after {args.duration:g} s" if args.duration else ""
+        _print(f"task {record.task_id} started: {cls.strategy_name} {symbol} mode={args.mode}{duration} (db {path})")
+        log.info("task %s started (%s %s, mode %s)", record.task_id, cls.strategy_name, symbol, args.mode)
+        return await _drive_and_report(manager, store, record.task_id, dashboard, console)
+    finally:
+        await store.close()
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _manager(store: Any, dashboard: bool) -> Any:
+    from taskmanager.manager import TaskManager
+
+    return TaskManager(store, progress_log_s=0.0 if dashboard else 10.0)
+
+
+async def _drive_and_report(manager: Any, store: Any, task_id: str, dashboard: bool, console: Any) -> int:
+    """Run the manager with signal handling (and the dashboard), then print the PnL summary."""
+    import signal
+
+    from taskmanager.dashboard import run_dashboard
+    from taskmanager.views import pnl_summary_lines
+
+    loop = asyncio.get_running_loop()
+    signals_seen = 0
+
+    def on_signal(name: str) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen == 1:
+            log.warning("%s: stopping gracefully (send it again to abort at once)", name)
+            manager.request_stop_all(reason="signal")
+        else:
+            log.warning("%s again: aborting; tasks keep their last checkpoint", name)
+            manager.abort()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    stop_dash = asyncio.Event()
+    dash_task = asyncio.create_task(run_dashboard(store, console=console, stop=stop_dash)) if dashboard else None
+    try:
+        handles = await manager.run()
+    finally:
+        stop_dash.set()
+        if dash_task is not None:
+            try:
+                await dash_task
+            except Exception as exc:  # the dashboard must never change the outcome
+                log.warning("dashboard ended with %s: %s", type(exc).__name__, exc)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    handle = handles[task_id]
+    record = await store.get_task(task_id)
+    for line in pnl_summary_lines(record):
+        _print(line)
+    if handle.outcome == "stop_timeout":
+        _print(f"task {task_id} could not finish stopping; it is left in {record.state.value} with status "
+               f"{record.status.value}")
+    elif handle.outcome in ("lease_lost", "aborted"):
+        _print(f"task {task_id}: {handle.outcome.replace('_', ' ')}; resume with: tasks resume {task_id}")
+    elif record.status.value == "paused":
+        _print(f"task {task_id} paused; resume with: tasks resume {task_id}")
+    if record.status.value in ("failed", "halted") and record.last_error:
+        _print(f"  reason: {record.last_error.splitlines()[0] if record.last_error else ''}")
+    return exit_status_for(record.status, handle.outcome)
+
+
+async def _get_record(store: Any, task_id: str) -> Any:
+    record = await store.get_task(task_id)
+    if record is None:
+        raise CliError(f"unknown task id {task_id!r} (see: tasks list)")
+    return record
+
+
+async def _take_over(args: Any, venue_factory: Any, store: Any, record: Any, dashboard: bool, console: Any,
+                     **options: Any) -> int:
+    """Acquire a dead/expired lease and drive the task here with ``options`` (Handle fields)."""
+    from state.records import TaskStatus
+    from taskmanager.manager import LeaseBusy
+
+    _check_live(record.mode, getattr(args, "live", False))
+    cls = strategy_class(record.strategy)
+    venues = await build_venues(venue_factory, record.mode, parse_symbol(record.symbol),
+                                live_confirmed=getattr(args, "live", False))
+    manager = _manager(store, dashboard)
+    try:
+        await manager.acquire(record)
+    except LeaseBusy as exc:
+        raise CliError(str(exc)) from None
+    if record.status is TaskStatus.PAUSED:
+        await store.set_status(record.task_id, TaskStatus.RUNNING, "resumed", owner_id=manager.owner_id)
+    record = await store.get_task(record.task_id)
+    task = cls(record, store, venues, manager.owner_id)
+    manager.add(task, resumed=True, **options)
+    return await _drive_and_report(manager, store, record.task_id, dashboard, console)
+
+
+def cmd_tasks_resume(args: Any, venue_factory: Any = None) -> int:
+    return asyncio.run(_resume(args, venue_factory))
+
+
+async def _resume(args: Any, venue_factory: Any) -> int:
+    from taskmanager.views import lease_state
+
+    dashboard = _use_dashboard(args)
+    console = _console() if dashboard else None
+    _logging(args, "rich" if dashboard else "auto", console)
+    store = await open_store(db_path(args))
+    try:
+        record = await _get_record(store, args.task_id)
+        if record.status.is_terminal:
+            raise CliError(f"task {record.task_id} is already {record.status.value}; nothing to resume")
+        lease = lease_state(record, clock.now_ms())
+        if lease == "live":
+            raise CliError(f"task {record.task_id} is running in pid {record.owner_pid} on {record.owner_host}")
+        _print(f"task {record.task_id} resuming from {record.state.value} (lease {lease})")
+        log.info("task %s: resuming from %s (previous lease %s)", record.task_id, record.state.value, lease)
+        return await _take_over(args, venue_factory, store, record, dashboard, console,
+                                duration_s=args.duration, flatten_on_exit=bool(args.flatten_on_exit))
+    finally:
+        await store.close()
+
+
+def cmd_tasks_stop(args: Any, venue_factory: Any = None) -> int:
+    return asyncio.run(_control(args, venue_factory, "stop"))
+
+
+def cmd_tasks_pause(args: Any, venue_factory: Any = None) -> int:
+    return asyncio.run(_control(args, venue_factory, "pause"))
+
+
+async def _control(args: Any, venue_factory: Any, action: str) -> int:
+    """``tasks stop|pause``: ask a live owner through the store, or take a dead task over."""
+    from state.records import State, TaskStatus
+    from taskmanager.views import lease_state
+
+    dashboard = _use_dashboard(args)
+    console = _console() if dashboard else None
+    _logging(args, "rich" if dashboard else "auto", console)
+    store = await open_store(db_path(args))
+    flatten = bool(getattr(args, "flatten", False))
+    try:
+        record = await _get_record(store, args.task_id)
+        if record.status.is_terminal:
+            _print(f"task {record.task_id} is already {record.status.value}")
+            return 0
+        if action == "pause" and record.status is TaskStatus.PAUSED and record.state is State.IDLE:
+            _print(f"task {record.task_id} is already paused")
+            return 0
+        lease = lease_state(record, clock.now_ms())
+        if lease == "live":
+            return await _ask_owner(store, record, action, flatten, args.wait)
+        _print(f"task {record.task_id} has no live owner (lease {lease}); taking it over to {action} it here")
+        if action == "stop":
+            return await _take_over(args, venue_factory, store, record, dashboard, console,
+                                    stop_now=True, stop_now_flatten=flatten)
+        return await _take_over(args, venue_factory, store, record, dashboard, console, pause_now=True)
+    finally:
+        await store.close()
+
+
+async def _ask_owner(store: Any, record: Any, action: str, flatten: bool, wait_s: float) -> int:
+    from taskmanager.views import lease_state, pnl_summary_lines
+
+    control_id = await store.request_control(record.task_id, action, flatten=flatten)
+    _print(f"{action} request #{control_id} sent to pid {record.owner_pid} on {record.owner_host}; waiting")
+    deadline = clock.monotonic_s() + wait_s
+    acked = False
+    while clock.monotonic_s() < deadline:
+        ctl = await store.control(control_id)
+        if ctl is not None and ctl.acked_ms and not acked:
+            acked = True
+            _print(f"{action} request #{control_id} acknowledged by the owner")
+        current = await store.get_task(record.task_id)
+        done = current.status.is_terminal or (action == "pause" and current.status.value == "paused")
+        if done and (acked or current.status.is_terminal):
+            for line in pnl_summary_lines(current):
+                _print(line)
+            return 0 if current.status.value in ("completed", "stopped", "paused") else 1
+        if lease_state(current, clock.now_ms()) in ("crashed", "stale") and not current.status.is_terminal:
+            raise CliError(f"the owner of task {record.task_id} died before finishing; run 'tasks {action} "
+                           f"{record.task_id}' again to take it over", exit_code=1)
+        await asyncio.sleep(0.1)
+    current = await store.get_task(record.task_id)
+    _print(f"task {record.task_id} is still {current.status.value} in {current.state.value} after {wait_s:g} s"
+           f" ({'acknowledged' if acked else 'not acknowledged'}); check with: tasks show {record.task_id}")
+    return 1

@@ -1,0 +1,392 @@
+"""TaskManager: drives many strategy tasks concurrently in one asyncio process.
+
+Per task (a :class:`Handle`):
+
+* a driver coroutine: ``task.load()``, ``task.on_start(resumed)``, then
+  ``while not task.done: progressed = await task.step(); if not progressed: wait(task.wake, idle_wait_s)``
+  (the wake event is set by venue listeners; the short timer lets time-based guards fire),
+  then ``task.on_shutdown()``, venue ``close()``, lease release;
+* the lease: acquired before driving, heartbeated every ``heartbeat_s`` by the supervisor; a failed
+  heartbeat (another process took the task) cancels the driver at once, and every commit is fenced
+  by the lease anyway (``LeaseLost``);
+* control requests (``tasks stop``/``tasks pause`` from another process) polled every
+  ``control_poll_s`` (<= 250 ms) and handed to ``task.request_stop/request_pause`` with the control id;
+  the task acknowledges the row in the commit that makes the request durable;
+* telemetry: ``task.live_view()`` + status/state/PnL written with ``store.put_live`` every ~250 ms;
+* graceful stop (``duration_s`` elapsed, :meth:`TaskManager.request_stop_all` on a signal, or
+  ``stop_now``): ``task.request_stop(flatten, reason)`` then keep driving until FINALIZING ends,
+  bounded by ``stop_timeout_s``; past it the task is left in its state with status ``stopping``
+  and the outcome says so.
+
+Failure isolation: any exception from a task's hooks or handlers ends THAT task ``failed``: the
+traceback is journaled (trigger ``error``), ``last_error`` set, status ``failed``; the other
+tasks keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchanges import clock
+from state.records import TaskRecord, TaskStatus
+from state.store import LeaseLost, Store
+from taskmanager.dashboard import dumps_live
+from taskmanager.views import LEASE_TTL_S, lease_state, this_host
+
+log = logging.getLogger("taskmanager")
+_NOTABLE_STATES = frozenset({"IDLE", "SYNCING", "COMPLETING", "FINALIZING"})
+
+
+class LeaseBusy(Exception):
+    """The task is owned by another live process (its pid/host in the message)."""
+
+
+@dataclass
+class Handle:
+    """Book-keeping of one driven task."""
+
+    task: Any  # StrategyTask
+    resumed: bool = False
+    duration_s: float | None = None
+    flatten_on_exit: bool = False
+    stop_now: bool = False
+    stop_now_flatten: bool = False
+    pause_now: bool = False
+    started_mono: float = 0.0
+    stop_requested_mono: float | None = None
+    lease_lost: bool = False
+    outcome: str = "running"  # finished | paused | lease_lost | failed | stop_timeout | aborted
+    driver: asyncio.Task | None = None
+    seen_controls: set[int] = field(default_factory=set)
+    last_state: str = ""
+
+    @property
+    def task_id(self) -> str:
+        return self.task.task_id
+
+
+class TaskManager:
+    """Runs tasks; one instance per process (``owner_id`` identifies it in leases)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        owner_id: str | None = None,
+        lease_ttl_s: float = LEASE_TTL_S,
+        heartbeat_s: float = 1.0,
+        control_poll_s: float = 0.2,
+        telemetry_s: float = 0.25,
+        idle_wait_s: float = 0.1,
+        stop_timeout_s: float = 60.0,
+        close_timeout_s: float = 10.0,
+        progress_log_s: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.pid = os.getpid()
+        self.host = this_host()
+        self.owner_id = owner_id or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.lease_ttl_s = lease_ttl_s
+        self.heartbeat_s = heartbeat_s
+        self.control_poll_s = control_poll_s
+        self.telemetry_s = telemetry_s
+        self.idle_wait_s = idle_wait_s
+        self.stop_timeout_s = stop_timeout_s
+        self.close_timeout_s = close_timeout_s
+        self.progress_log_s = progress_log_s
+        self.handles: dict[str, Handle] = {}
+        self._stop_all: tuple[bool | None, str] | None = None
+
+    # ---- leases ------------------------------------------------------------
+
+    async def acquire(self, record: TaskRecord) -> None:
+        """Take the task's lease: free, expired, or owned by a dead pid on this host.
+
+        Raises LeaseBusy when another live process owns it."""
+        state = lease_state(record, clock.now_ms(), ttl_s=self.lease_ttl_s)
+        if state == "live" and record.owner_id != self.owner_id:
+            raise LeaseBusy(
+                f"task {record.task_id} is driven by pid {record.owner_pid} on {record.owner_host} (lease live)")
+        force = state == "crashed"
+        ok = await self.store.acquire_lease(record.task_id, self.owner_id, self.pid, self.host,
+                                            self.lease_ttl_s, force=force)
+        if not ok:
+            raise LeaseBusy(f"task {record.task_id}: lease is held by another process")
+        if state in ("stale", "crashed"):
+            log.warning("task %s: took over a %s lease (previous owner pid %s on %s)",
+                        record.task_id, state, record.owner_pid, record.owner_host)
+
+    # ---- adding and running tasks ----------------------------------------------
+
+    def add(self, task: Any, **options: Any) -> Handle:
+        """Drive ``task`` (its lease must be held by this manager). ``options``: the Handle fields
+        ``resumed``, ``duration_s``, ``flatten_on_exit``, ``stop_now``, ``stop_now_flatten``,
+        ``pause_now``."""
+        handle = Handle(task=task, **options)
+        self.handles[task.task_id] = handle
+        return handle
+
+    async def run(self) -> dict[str, Handle]:
+        """Drive every added task until each finished, paused, failed, lost its lease or timed out."""
+        if not self.handles:
+            return {}
+        for handle in self.handles.values():
+            handle.driver = asyncio.create_task(self._drive(handle), name=f"task-{handle.task_id}")
+        supervisor = asyncio.create_task(self._supervise(), name="supervisor")
+        try:
+            await asyncio.gather(*(h.driver for h in self.handles.values()), return_exceptions=True)
+        finally:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await supervisor
+        return self.handles
+
+    def request_stop_all(self, flatten: bool | None = None, reason: str = "signal") -> None:
+        """Gracefully stop every task (SIGINT/SIGTERM). ``flatten`` None = each task's own setting."""
+        self._stop_all = (flatten, reason)
+        for handle in self.handles.values():
+            self._request_stop(handle, handle.flatten_on_exit if flatten is None else flatten, reason)
+
+    def abort(self) -> None:
+        """Stop driving at once (a second Ctrl-C): tasks keep their checkpointed state."""
+        for handle in self.handles.values():
+            if handle.driver and not handle.driver.done():
+                handle.outcome = "aborted"
+                handle.driver.cancel()
+
+    def _request_stop(self, handle: Handle, flatten: bool, reason: str, control_id: int | None = None) -> None:
+        task = handle.task
+        if task.done:
+            return
+        task.request_stop(flatten=flatten, reason=reason, control_id=control_id)
+        if handle.stop_requested_mono is None:
+            handle.stop_requested_mono = clock.monotonic_s()
+            log.info("task %s: stop requested (%s%s)", task.task_id, reason, ", flatten" if flatten else "")
+
+    # ---- the driver ------------------------------------------------------------
+
+    async def _drive(self, handle: Handle) -> None:
+        task = handle.task
+        handle.started_mono = clock.monotonic_s()
+        handle.last_state = task.state.value
+        shutdown_needed = False
+        try:
+            await task.load()
+            shutdown_needed = True
+            await task.on_start(handle.resumed)
+            if handle.stop_now:
+                self._request_stop(handle, handle.stop_now_flatten, "user")
+            if handle.pause_now:
+                task.request_pause()
+            if self._stop_all is not None:
+                flatten, reason = self._stop_all
+                self._request_stop(handle, handle.flatten_on_exit if flatten is None else flatten, reason)
+            while not task.done:
+                if self._stop_timed_out(handle):
+                    await self._give_up_stopping(handle)
+                    return
+                self._check_duration(handle)
+                task.wake.clear()
+                if handle.stop_requested_mono is None:
+                    progressed = await task.step()
+                else:  # bounded: a hung venue call must not keep a stopping process alive forever
+                    remaining = self.stop_timeout_s - (clock.monotonic_s() - handle.stop_requested_mono)
+                    try:
+                        progressed = await asyncio.wait_for(task.step(), timeout=max(0.01, remaining))
+                    except asyncio.TimeoutError:
+                        await self._give_up_stopping(handle)
+                        return
+                self._log_transition(handle)
+                if not progressed and not task.done:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(task.wake.wait(), timeout=self.idle_wait_s)
+            handle.outcome = "paused" if task.status is TaskStatus.PAUSED else "finished"
+            log.info("task %s: %s (state %s)", task.task_id, task.status.value, task.state.value)
+        except LeaseLost:
+            handle.lease_lost = True
+            handle.outcome = "lease_lost"
+            log.error("task %s: lease lost; another process owns it now, stopped driving", task.task_id)
+        except asyncio.CancelledError:
+            if handle.lease_lost:
+                handle.outcome = "lease_lost"
+                log.error("task %s: lease lost; stopped driving at once", task.task_id)
+            elif handle.outcome == "running":
+                handle.outcome = "aborted"
+        except Exception as exc:  # failure isolation: this task ends, the others keep running
+            handle.outcome = "failed"
+            await self._fail(handle, exc)
+        finally:
+            await self._finish(handle, shutdown_needed)
+
+    def _check_duration(self, handle: Handle) -> None:
+        if handle.duration_s is None or handle.stop_requested_mono is not None:
+            return
+        if clock.monotonic_s() - handle.started_mono >= handle.duration_s:
+            self._request_stop(handle, handle.flatten_on_exit, "duration")
+
+    def _stop_timed_out(self, handle: Handle) -> bool:
+        return (handle.stop_requested_mono is not None
+                and clock.monotonic_s() - handle.stop_requested_mono > self.stop_timeout_s)
+
+    async def _give_up_stopping(self, handle: Handle) -> None:
+        task = handle.task
+        handle.outcome = "stop_timeout"
+        msg = (f"could not finish stopping within {self.stop_timeout_s:.0f} s; left in {task.state.value} "
+               f"with status stopping (run 'tasks stop {task.task_id}' to retry)")
+        log.error("task %s: %s", task.task_id, msg)
+        with contextlib.suppress(Exception):
+            if task.status is not TaskStatus.STOPPING and not task.status.is_terminal:
+                await self.store.set_status(task.task_id, TaskStatus.STOPPING, msg, owner_id=self.owner_id)
+                task.status = TaskStatus.STOPPING
+            await self.store.journal(task.task_id, "stop_timeout", msg)
+            await self.store.set_error(task.task_id, msg)
+
+    async def _fail(self, handle: Handle, exc: BaseException) -> None:
+        task = handle.task
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        summary = f"{type(exc).__name__}: {exc}"
+        log.error("task %s failed in %s: %s", task.task_id, task.state.value, summary, exc_info=exc)
+        try:
+            await self.store.journal(task.task_id, "error", tb)
+            await self.store.set_error(task.task_id, summary)
+            await self.store.set_status(task.task_id, TaskStatus.FAILED, summary, owner_id=self.owner_id)
+            task.status = TaskStatus.FAILED
+        except LeaseLost:
+            handle.lease_lost = True
+        except Exception:  # the store itself is failing: nothing more we can record
+            log.exception("task %s: could not record the failure", task.task_id)
+
+    async def _finish(self, handle: Handle, shutdown_needed: bool) -> None:
+        task = handle.task
+        if shutdown_needed:
+            try:
+                await asyncio.wait_for(task.on_shutdown(), timeout=self.close_timeout_s)
+            except (Exception, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+                log.warning("task %s: on_shutdown raised %s: %s", task.task_id, type(exc).__name__, exc)
+        await self._close_venues(task)
+        if handle.lease_lost:
+            return
+        with contextlib.suppress(Exception):
+            await self._write_live(handle)
+        with contextlib.suppress(Exception):
+            await self.store.release_lease(task.task_id, self.owner_id)
+
+    async def _close_venues(self, task: Any) -> None:
+        for venue_id, venue in dict(getattr(task, "venues", {}) or {}).items():
+            try:
+                await asyncio.wait_for(venue.close(), timeout=self.close_timeout_s)
+            except (Exception, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+                log.warning("task %s: closing %s raised %s: %s", task.task_id, getattr(venue_id, "value", venue_id),
+                            type(exc).__name__, exc)
+
+    def _log_transition(self, handle: Handle) -> None:
+        state = handle.task.state.value
+        if state != handle.last_state:
+            # Lifecycle edges at INFO; the trading loop's churn (ANALYZING <-> MONITORING ...) at DEBUG
+            # so plain console lines stay readable (the journal has every transition anyway).
+            notable = state in _NOTABLE_STATES or handle.last_state in _NOTABLE_STATES
+            log.log(logging.INFO if notable else logging.DEBUG, "task %s: %s -> %s", handle.task_id,
+                    handle.last_state, state)
+            handle.last_state = state
+
+    # ---- supervisor: heartbeats, controls, telemetry ---------------------------
+
+    async def _supervise(self) -> None:
+        next_heartbeat = next_control = next_telemetry = next_progress = 0.0
+        tick_s = min(self.heartbeat_s, self.control_poll_s, self.telemetry_s) / 2
+        while True:
+            now = clock.monotonic_s()
+            active = [h for h in self.handles.values() if h.driver is not None and not h.driver.done()]
+            if now >= next_heartbeat:
+                next_heartbeat = now + self.heartbeat_s
+                await self._heartbeat(active)
+            if now >= next_control:
+                next_control = now + self.control_poll_s
+                await self._poll_controls(active)
+            if now >= next_telemetry:
+                next_telemetry = now + self.telemetry_s
+                for handle in active:
+                    await self._write_live(handle)
+            if self.progress_log_s and now >= next_progress:
+                if next_progress:
+                    for handle in active:
+                        self._log_progress(handle)
+                next_progress = now + self.progress_log_s
+            await asyncio.sleep(tick_s)
+
+    async def _heartbeat(self, active: list[Handle]) -> None:
+        for handle in active:
+            try:
+                ok = await self.store.heartbeat(handle.task_id, self.owner_id)
+            except Exception as exc:  # a busy database: try again next beat; the TTL has slack
+                log.warning("task %s: heartbeat failed: %s", handle.task_id, exc)
+                continue
+            if not ok and handle.driver is not None:
+                handle.lease_lost = True
+                handle.driver.cancel()
+
+    async def _poll_controls(self, active: list[Handle]) -> None:
+        for handle in active:
+            try:
+                pending = await self.store.pending_controls(handle.task_id)
+            except Exception as exc:
+                log.warning("task %s: control poll failed: %s", handle.task_id, exc)
+                continue
+            for req in pending:
+                if req.id in handle.seen_controls:
+                    continue  # handed to the task; acked by its next commit
+                handle.seen_controls.add(req.id)
+                if req.action == "stop":
+                    log.info("task %s: stop request #%d received", handle.task_id, req.id)
+                    if handle.task.done:
+                        await self.store.ack_control(req.id)
+                    else:
+                        self._request_stop(handle, req.flatten, "user", control_id=req.id)
+                elif req.action == "pause":
+                    log.info("task %s: pause request #%d received", handle.task_id, req.id)
+                    handle.task.request_pause(control_id=req.id)
+                else:
+                    await self.store.ack_control(req.id)
+
+    async def _write_live(self, handle: Handle) -> None:
+        task = handle.task
+        try:
+            view = dict(task.live_view() or {})
+        except Exception as exc:  # telemetry must never break a task
+            view = {"telemetry_error": f"{type(exc).__name__}: {exc}"}
+        try:
+            pnl = task.pnl()
+        except Exception:
+            pnl = {}
+        view.update({
+            "status": task.status.value,
+            "state": task.state.value,
+            "state_entered_ms": task.state_entered_ms,
+            "pnl": pnl,
+            "owner_pid": self.pid,
+            "updated_ms": clock.now_ms(),
+        })
+        if "last_error" not in view and getattr(task, "last_error", ""):
+            view["last_error"] = task.last_error
+        await self.store.put_live(task.task_id, dumps_live(view))
+
+    def _log_progress(self, handle: Handle) -> None:
+        task = handle.task
+        try:
+            pnl = task.pnl()
+        except Exception:
+            pnl = {}
+        log.info("task %s: %s %s for %.0fs; trades %s, realized %s USDT, fees %s, delta %s", task.task_id,
+                 task.status.value, task.state.value, task.time_in_state_s(), pnl.get("trades", "0"),
+                 pnl.get("realized_pnl_usdt", "0"), pnl.get("fees_usdt", "0"), pnl.get("net_delta_base", "0"))
+
+
+VenueBuilder = Callable[[TaskRecord], Awaitable[Mapping[Any, Any]] | Mapping[Any, Any]]
