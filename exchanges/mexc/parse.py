@@ -30,6 +30,9 @@ from exchanges.models import (
 )
 
 Num = str | int | float | None
+# Plausible magnitude of any venue number (prices ~1e-12..1e9, versions ~1e11, ms ~1e12).
+_MIN_EXP, _MAX_EXP = -40, 40
+_MAX_INT_DIGITS = 30
 VENUE = VenueId.MEXC_SPOT
 
 
@@ -43,17 +46,25 @@ def to_decimal(value: Num | Decimal, default: Decimal = ZERO) -> Decimal:
         result = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return default
-    return result if result.is_finite() else default
+    if not result.is_finite() or not _MIN_EXP <= result.adjusted() <= _MAX_EXP:
+        return default if result else result  # exact zero ("0E-8") is fine
+    return result
 
 
 def to_int(value: Num, default: int = 0) -> int:
-    """int from a venue numeric (``"1707671871000"``, 1707671871000, None)."""
+    """int from a venue numeric (``"1707671871000"``, 1707671871000, None); ``default`` if
+    empty, invalid or absurdly large (a hostile ``"1e999999999"`` must not allocate a huge int)."""
     if value is None or value == "":
         return default
+    if isinstance(value, int):
+        return value if abs(value) < 10**_MAX_INT_DIGITS else default
     try:
-        return int(Decimal(str(value)))
+        result = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return default
+    if not result.is_finite() or result.adjusted() >= _MAX_INT_DIGITS:
+        return default
+    return int(result)
 
 
 def fmt_decimal(value: Decimal) -> str:
