@@ -1,0 +1,50 @@
+"""Gate.io API v4 facts: URLs, paths, channel names, error labels, rate limits.
+
+Source: docs/exchange_apis.md sections 1 (REST) and 2 (WebSocket).
+"""
+
+from __future__ import annotations
+
+REST_URL = "https://api.gateio.ws/api/v4"  # section 1.1 (spot and futures share the host)
+SPOT_WS_URL = "wss://api.gateio.ws/ws/v4/"  # section 2.1
+PERP_WS_URL = "wss://fx-ws.gateio.ws/v4/ws/usdt"  # section 2.1
+
+SETTLE = "usdt"  # futures paths are /futures/usdt/... (section 1.1)
+
+# Every size field as a (possibly decimal) string on futures (section 1.7, pitfall 8.1).
+SIZE_DECIMAL_HEADER = {"X-Gate-Size-Decimal": "1"}
+
+TEXT_PREFIX = "t-"  # client order id prefix (section 1.6)
+TEXT_MAX_BYTES = 28  # bytes allowed after "t-" (section 1.6)
+TEXT_CHARSET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.")
+
+BOOK_SNAPSHOT_LIMIT = 100  # levels requested in REST snapshots (gatews example uses 100)
+BOOK_UPDATE_INTERVAL = "100ms"  # order_book_update frequency (section 2.5)
+PERP_BOOK_LEVEL = "100"  # futures.order_book_update level; must match the snapshot limit
+
+PING_INTERVAL_S = 5.0  # GWS default (section 2.3)
+IDLE_TIMEOUT_S = 20.0  # no frame (not even a pong) for this long => reconnect
+TIME_RESYNC_S = 600.0  # re-measure the server-time offset this often
+
+# Error labels (section 1.2, from the CCXT error map). Everything else on a 4xx is a refusal.
+AUTH_LABELS = frozenset({
+    "INVALID_KEY", "INVALID_SIGNATURE", "REQUEST_EXPIRED", "MISSING_REQUIRED_HEADER",
+    "INVALID_CREDENTIALS", "IP_FORBIDDEN", "READ_ONLY", "FORBIDDEN",
+})
+# ORDER_CLOSED / ORDER_FINISHED [?]: not in the doc list; if Gate sends them for a cancel of a
+# finished order, "already gone" is NotFound per the Venue protocol.
+NOT_FOUND_LABELS = frozenset({"ORDER_NOT_FOUND", "POSITION_NOT_FOUND", "ORDER_CLOSED", "ORDER_FINISHED"})
+SYMBOL_NOT_FOUND_LABELS = frozenset({"INVALID_CURRENCY_PAIR", "CONTRACT_NOT_FOUND", "CURRENCY_PAIR_NOT_FOUND"})
+RATE_LABELS = frozenset({"TOO_MANY_REQUESTS"})
+UNKNOWN_LABELS = frozenset({"SERVER_ERROR", "INTERNAL"})
+
+# Rate limits [?] (issue 3 / section 1: spot order placement 10 req/s per market,
+# 200 req/10 s per endpoint). Applied to every endpoint as a conservative default.
+ENDPOINT_LIMIT = (200, 10.0)
+SPOT_ORDER_PER_MARKET_LIMIT = (10, 1.0)
+PERP_ORDER_PER_CONTRACT_LIMIT = (10, 1.0)  # [?] not documented; same safe value as spot
+LIMITER_MAX_WAIT_S = 0.5  # wait at most this long for a local token, else RateLimited
+RATE_LIMIT_PENALTY_S = 1.0  # after a venue 429, hold the endpoint this long
+
+# WS error codes meaning authentication failure (section 2.2).
+WS_AUTH_ERROR_CODES = frozenset({4, 6, 11})
