@@ -132,3 +132,12 @@ def setup_logging(
     for noisy in ("aiosqlite", "asyncio", "transitions", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return log_file
+
+
+def reset_logging() -> None:
+    """Remove (and close) the handlers :func:`setup_logging` installed (tests, embedding)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _OWN_HANDLER_ATTR, False):
+            root.removeHandler(handler)
+            handler.close()

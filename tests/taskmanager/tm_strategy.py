@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class TickerConfig(msgspec.Struct, kw_only=True):
     hang_completing: bool = False  # never leave COMPLETING (stop timeout)
     sync_wait_s: float = 0.0  # stay in SYNCING this long (stop while syncing)
     flatten_on_exit: bool = False
+    self_kill_at_seq: int = 0  # SIGKILL this process after journaling intent #N, before sending it
 
 
 class TickerContext(BaseContext, kw_only=True):
@@ -126,8 +128,10 @@ class TickerTask(StrategyTask):
 
     async def on_start(self, resumed: bool) -> None:
         self.started_with = resumed
-        if resumed:
+        if resumed:  # resume = reconcile, then continue from the checkpointed state
             self.context.resumed_from = self.state.value
+            await self._reconcile()
+            await self.checkpoint("reconciled on resume")
 
     async def on_shutdown(self) -> None:
         self.shut_down = True
@@ -140,6 +144,12 @@ class TickerTask(StrategyTask):
         self._maybe_fail()
         if self.time_in_state_s() < self.config.sync_wait_s:
             return None
+        await self._reconcile()
+        self.context.syncs += 1
+        return self.go("synced", f"reconciled {len(self.intents)} intents")
+
+    async def _reconcile(self) -> None:
+        """Settle every unresolved intent by querying the venue (never by re-sending)."""
         for intent in self.unresolved_intents():
             try:
                 order = await self.venue.get_order(Symbol("NEIROETH"), intent.client_order_id)
@@ -149,8 +159,6 @@ class TickerTask(StrategyTask):
                 continue
             self._settle(intent, order)
         self.context.pending = ""
-        self.context.syncs += 1
-        return self.go("synced", f"reconciled {len(self.intents)} intents")
 
     async def on_analyzing(self):
         self._maybe_fail()
@@ -164,6 +172,8 @@ class TickerTask(StrategyTask):
                                  "arb_buy")
         self.context.pending = intent.client_order_id
         await self.checkpoint("intent journaled")  # intent before effect
+        if intent.seq == self.config.self_kill_at_seq:
+            os.kill(os.getpid(), signal.SIGKILL)  # crash inside the send window
         order = await self.venue.place_order(intent.to_request())
         self._settle(intent, order)
         return self.go("orders_sent", intent.client_order_id)
