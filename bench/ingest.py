@@ -104,6 +104,16 @@ def bench_gate_perp(n_frames: int) -> str:
     return f"gate_perp  futures.order_book_update  {rate:>10,.0f} msg/s  ({n_frames} frames, {synced} books synced, {errors} gaps/malformed)"
 
 
+def bench_mexc_spot(n_frames: int) -> str:
+    """MEXC protobuf ``aggre.depth`` frames through decode + book update (bench/ingest_mexc.py)."""
+    from bench.ingest_mexc import bench_mexc_spot as run
+
+    return run(n_frames)
+
+
+bench_mexc = bench_mexc_spot
+
+
 BENCHES: list[str] = ["bench_gate_spot", "bench_gate_perp", "bench_mexc_spot"]
 
 

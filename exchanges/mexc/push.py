@@ -50,15 +50,38 @@ def symbol_of(channel: str, wrapper_symbol: str) -> str:
     return tail if tail and not tail.endswith("ms") else ""
 
 
+_MAX_MAGNITUDE = Decimal("1e40")
+_MIN_PRICE = Decimal("1e-40")
+
+
 def depth_levels(items) -> list[Level]:  # items: repeated PublicAggreDepthV3ApiItem
-    """Protobuf depth items -> ``[(price, qty)]``; malformed items skipped, qty 0 kept (= delete)."""
+    """Protobuf depth items -> ``[(price, qty)]``; malformed items skipped, qty 0 kept (= delete).
+
+    Hot path (every depth push): direct ``Decimal`` parsing with range checks instead of
+    the generic helpers.
+    """
     out: list[Level] = []
     for it in items:
-        price = to_decimal(it.price, Decimal(-1))
-        qty = to_decimal(it.quantity, Decimal(-1))
-        if price > 0 and qty >= 0:
-            out.append((price, qty))
+        try:
+            price = Decimal(it.price)
+            qty = Decimal(it.quantity)
+            # infinities fail the upper bound; NaN raises on comparison
+            if _MIN_PRICE <= price < _MAX_MAGNITUDE and (qty == 0 or _MIN_PRICE <= qty < _MAX_MAGNITUDE):
+                out.append((price, qty))
+        except ArithmeticError:  # InvalidOperation: not a number
+            continue
     return out
+
+
+def _version(text: str) -> int:
+    """Version string -> int, -1 if not a plain non-negative integer of sane length."""
+    if 0 < len(text) <= 30:
+        try:
+            value = int(text)
+        except ValueError:
+            return -1
+        return value if value >= 0 else -1
+    return -1
 
 
 class DepthDiff:
@@ -79,8 +102,8 @@ class DepthDiff:
 def depth_diff_from(msg: pb.PushDataV3ApiWrapper) -> DepthDiff | None:
     """DepthDiff from a wrapper carrying ``publicAggreDepths`` (section 4.5); None if unusable."""
     body = msg.publicAggreDepths
-    from_v = to_int(body.fromVersion, -1)
-    to_v = to_int(body.toVersion, -1)
+    from_v = _version(body.fromVersion)
+    to_v = _version(body.toVersion)
     if from_v < 0 or to_v < from_v:
         return None
     sym = symbol_of(msg.channel, msg.symbol)
