@@ -46,7 +46,7 @@ Balances/positions/funding: ``balances(api_key, venue) -> dict[str, Balance]``,
 ``set_leverage(api_key, venue, symbol, leverage)``, ``set_funding_rate(venue,
 symbol, rate)``, ``funding_info(venue, symbol) -> (rate, interval_s,
 next_funding_ms)``, ``apply_funding(venue, symbol, rate=None, ts_ms=None)``,
-``tick(now_ms=None)`` (applies due funding), ``funding_payments(api_key, venue,
+``tick(now_ms=None)`` (applies due funding), ``funding_history(venue, symbol)``, ``funding_payments(api_key, venue,
 symbol=None, since_ms=0) -> list[SimFunding]``.
 
 Private pushes: ``subscribe_account(api_key, venue, callback) -> unsubscribe``;
@@ -119,6 +119,7 @@ class SimEngine:
         self._accounts_by_user: dict[int, SimAccount] = {}
         self._funding_rate: dict[tuple[VenueId, Symbol], Decimal] = {}
         self._next_funding_ms: dict[tuple[VenueId, Symbol], int] = {}
+        self._funding_history: dict[tuple[VenueId, Symbol], list[tuple[int, Decimal]]] = {}
         self._load_accounts()
         self.matcher.load(self.store.orders(), self.store.fills())
 
@@ -351,9 +352,11 @@ class SimEngine:
         current, _, _ = self.funding_info(venue, symbol)
         rate = current if rate is None else Decimal(rate)
         mark = self.mark_price(venue, symbol)
+        ts_ms = ts_ms or clock.now_ms()
+        self._funding_history.setdefault((venue, symbol), []).append((ts_ms, rate))
         if mark <= 0:
             return []
-        out = self.ledger.apply_funding(venue, symbol, rate, mark, ts_ms or clock.now_ms())
+        out = self.ledger.apply_funding(venue, symbol, rate, mark, ts_ms)
         self.store.commit()
         return out
 
@@ -369,6 +372,10 @@ class SimEngine:
                 out += self.apply_funding(venue, symbol, ts_ms=next_ms)
                 self._next_funding_ms[(venue, symbol)] = next_ms + interval_s * 1000
         return out
+
+    def funding_history(self, venue: VenueId, symbol: Symbol) -> list[tuple[int, Decimal]]:
+        """Funding settlements applied this process run: [(ts_ms, rate)], oldest first."""
+        return list(self._funding_history.get((venue, symbol), []))
 
     def funding_payments(self, api_key: str, venue: VenueId = VenueId.GATE_PERP, symbol: Symbol | None = None,
                          since_ms: int = 0) -> list[SimFunding]:

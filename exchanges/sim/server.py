@@ -1,0 +1,217 @@
+"""Compose the simulator: engine + replay + Gate app + MEXC app + admin app on
+loopback ports.
+
+Ports: with ``port_base`` N > 0 Gate listens on N, MEXC on N+1, admin on N+2;
+with 0 each gets an ephemeral port. Endpoints object (``SimServer.endpoints``)::
+
+    {"gate_spot": {"rest_url": "http://127.0.0.1:N/api/v4", "ws_url": "ws://127.0.0.1:N/ws/v4/",
+                   "api_key": ..., "api_secret": ..., "user_id": ...},
+     "gate_perp": {"rest_url": "http://127.0.0.1:N/api/v4", "ws_url": "ws://127.0.0.1:N/v4/ws/usdt", ...},
+     "mexc_spot": {"rest_url": "http://127.0.0.1:N+1", "ws_url": "ws://127.0.0.1:N+1/ws", ...},
+     "admin_url": "http://127.0.0.1:N+2", "scenario": "neiroeth", "symbols": ["NEIROETH"], "pid": 1234}
+
+Scenarios: ``exchanges/sim/scenarios/<name>/recording.jsonl.gz`` (or
+``<name>.jsonl.gz``), or a path to any recording file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from aiohttp import web
+
+from exchanges.models import Symbol
+from exchanges.sim.admin import build_admin_app
+from exchanges.sim.context import SimContext
+from exchanges.sim.engine import SimEngine
+from exchanges.sim.faults import Faults
+from exchanges.sim.gate_api import setup_gate_rest
+from exchanges.sim.gate_ws import FUTURES_WS_PATH, SPOT_WS_PATH, setup_gate_ws
+from exchanges.sim.recording import Recording, RecordingError, read_recording
+from exchanges.sim.replay import Replayer
+
+log = logging.getLogger(__name__)
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+DEFAULT_SCENARIO = "neiroeth"
+HOST = "127.0.0.1"
+
+
+class ScenarioError(ValueError):
+    """Unknown scenario/symbol; the message lists the available scenarios."""
+
+
+def available_scenarios() -> dict[str, Path]:
+    """Bundled scenarios: name -> recording path."""
+    out: dict[str, Path] = {}
+    if SCENARIO_DIR.is_dir():
+        for entry in sorted(SCENARIO_DIR.iterdir()):
+            if entry.is_dir() and (entry / "recording.jsonl.gz").exists():
+                out[entry.name] = entry / "recording.jsonl.gz"
+            elif entry.name.endswith(".jsonl.gz"):
+                out[entry.name[: -len(".jsonl.gz")]] = entry
+    return out
+
+
+def _describe(scenarios: dict[str, Path]) -> str:
+    parts = []
+    for name, path in scenarios.items():
+        try:
+            parts.append(f"{name} (symbol {read_recording(path).symbol.base})")
+        except RecordingError:
+            parts.append(f"{name} (unreadable)")
+    return ", ".join(parts) or "none bundled"
+
+
+def resolve_scenario(scenario: str | None = None, symbol: str | None = None) -> tuple[str, Recording]:
+    """Pick a recording by scenario name or path and/or symbol; raises
+    ScenarioError naming the available scenarios."""
+    scenarios = available_scenarios()
+    if scenario and (Path(scenario).suffix in (".gz", ".jsonl") or os.sep in scenario):
+        try:
+            rec = read_recording(scenario)
+        except (RecordingError, OSError) as exc:
+            raise ScenarioError(f"cannot read recording {scenario}: {exc}") from exc
+        name = Path(scenario).name
+    else:
+        if scenario is None and symbol:
+            wanted = Symbol.parse(symbol).base
+            for name, path in scenarios.items():
+                with contextlib.suppress(RecordingError):
+                    if read_recording(path).symbol.base == wanted:
+                        return name, read_recording(path)
+            raise ScenarioError(f"no scenario for symbol {symbol!r}; available scenarios: {_describe(scenarios)}")
+        name = scenario or (DEFAULT_SCENARIO if DEFAULT_SCENARIO in scenarios else next(iter(scenarios), ""))
+        if name not in scenarios:
+            raise ScenarioError(f"unknown scenario {scenario!r}; available scenarios: {_describe(scenarios)}")
+        rec = read_recording(scenarios[name])
+    if symbol and Symbol.parse(symbol).base != rec.symbol.base:
+        raise ScenarioError(f"scenario {name} serves {rec.symbol.base}, not {symbol}; "
+                            f"available scenarios: {_describe(scenarios)}")
+    return name, rec
+
+
+class SimServer:
+    """The whole simulator in one object; ``await start()`` then ``await stop()``.
+
+    ``sim_dir`` holds sim.sqlite and keys.json (None = in memory, for tests).
+    ``recording`` overrides ``scenario``; ``replay=False`` leaves books to the
+    admin API / engine calls.
+    """
+
+    def __init__(self, sim_dir: Path | None = None, scenario: str | None = None, symbol: str | None = None,
+                 port_base: int = 0, speed: float = 1.0, loop: bool = True, recording: Recording | None = None,
+                 replay: bool = True, funding_tick_s: float = 1.0) -> None:
+        if recording is None:
+            scenario, recording = resolve_scenario(scenario, symbol)
+        self.scenario = scenario or recording.path.name
+        self.recording = recording
+        self.sim_dir = sim_dir
+        self.port_base = port_base
+        self.speed = speed
+        self.loop = loop
+        self.replay_enabled = replay
+        self.funding_tick_s = funding_tick_s
+        self.engine: SimEngine | None = None
+        self.ctx: SimContext | None = None
+        self._runners: list[web.AppRunner] = []
+        self._tasks: list[asyncio.Task] = []
+        self._hubs: list = []
+        self.ports: dict[str, int] = {}
+        self.stopped = asyncio.Event()
+
+    async def start(self) -> dict:
+        """Build everything, bind the ports, start replay; returns the endpoints object."""
+        db = self.sim_dir / "sim.sqlite" if self.sim_dir else None
+        keys = self.sim_dir / "keys.json" if self.sim_dir else None
+        self.engine = SimEngine(self.recording.rules.values(), db_path=db, keys_path=keys)
+        self.ctx = SimContext(self.engine, Faults(), self.scenario)
+        gate_app = web.Application()
+        setup_gate_rest(gate_app, self.ctx)
+        self._hubs += list(setup_gate_ws(gate_app, self.ctx))
+        from exchanges.sim.mexc_api import build_mexc_app
+
+        mexc_app = build_mexc_app(self.engine, self.ctx.faults)
+        admin_app = build_admin_app(self.ctx, on_shutdown=self.request_stop)
+        for venue in self.recording.funding_rates:
+            rate = self.recording.funding_rate_at(venue, 0)
+            if rate is not None:
+                self.engine.set_funding_rate(venue, self.recording.symbol, rate)
+        if self.replay_enabled:
+            self._prime_books()
+            replayer = Replayer(self.engine, self.recording, self.speed, self.loop)
+            self.ctx.replayer = replayer
+            self._tasks.append(asyncio.get_running_loop().create_task(replayer.run()))
+        self._tasks.append(asyncio.get_running_loop().create_task(self._funding_loop()))
+        for i, (name, app) in enumerate((("gate", gate_app), ("mexc", mexc_app), ("admin", admin_app))):
+            runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            site = web.TCPSite(runner, HOST, self.port_base + i if self.port_base else 0)
+            await site.start()
+            self._runners.append(runner)
+            self.ports[name] = runner.addresses[0][1]
+        log.info("simulator up: %s", {k: v for k, v in self.ports.items()})
+        return self.endpoints
+
+    def _prime_books(self) -> None:
+        seen = set()
+        for event in self.recording.load():
+            if event.venue not in seen and event.venue in self.recording.rules:
+                seen.add(event.venue)
+                self.engine.set_book(event.venue, self.recording.symbol, event.bids, event.asks)
+            if len(seen) == len(self.recording.rules):
+                break
+
+    async def _funding_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.funding_tick_s)
+            try:
+                self.engine.tick()
+            except Exception:
+                log.exception("funding tick failed")
+
+    @property
+    def endpoints(self) -> dict:
+        acc = self.engine.default_account
+        creds = {"api_key": acc.api_key, "api_secret": acc.api_secret, "user_id": acc.user_id}
+        g, m = self.ports["gate"], self.ports["mexc"]
+        return {
+            "gate_spot": {"rest_url": f"http://{HOST}:{g}/api/v4", "ws_url": f"ws://{HOST}:{g}{SPOT_WS_PATH}", **creds},
+            "gate_perp": {"rest_url": f"http://{HOST}:{g}/api/v4", "ws_url": f"ws://{HOST}:{g}{FUTURES_WS_PATH}",
+                          **creds},
+            "mexc_spot": {"rest_url": f"http://{HOST}:{m}", "ws_url": f"ws://{HOST}:{m}/ws", **creds},
+            "admin_url": f"http://{HOST}:{self.ports['admin']}",
+            "scenario": self.scenario,
+            "symbols": [self.recording.symbol.base],
+            "pid": os.getpid(),
+        }
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve_forever` to return (admin shutdown, signals)."""
+        self.stopped.set()
+
+    async def serve_forever(self) -> None:
+        await self.stopped.wait()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for hub in self._hubs:
+            with contextlib.suppress(Exception):
+                await hub.close_all()
+        for runner in reversed(self._runners):
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        self._runners.clear()
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        self.stopped.set()
