@@ -54,6 +54,7 @@ class GateStream:
         self._on_connected = on_connected
         self._subs: dict[tuple[str, tuple[str, ...] | None], bool] = {}
         self._next_id = 1
+        self._sent: set[tuple[str, tuple[str, ...] | None]] = set()  # sent on the current socket
         self.client = WsClient(
             ws_url,
             venue=venue,
@@ -99,15 +100,22 @@ class GateStream:
             return
         self._subs[key] = private
         await self.client.start()
-        if self.client.connected:
+        if self.client._ws is not None and key not in self._sent:  # socket up (maybe mid-resubscribe)
+            self._sent.add(key)
             try:
                 await self.client.send(self.request(channel, "subscribe", payload, private))
             except ConnectionError as exc:  # the reconnect path re-sends it
                 log.info("%s: subscribe %s deferred to reconnect: %s", self.venue, channel, exc)
 
     async def _resubscribe(self) -> None:
-        for (channel, payload), private in list(self._subs.items()):
-            await self.client.send(
-                self.request(channel, "subscribe", list(payload) if payload is not None else None, private)
-            )
+        # Loop until every remembered subscription went out on THIS socket, including ones added
+        # by subscribe() while we were awaiting a send here.
+        self._sent = set()
+        while pending := [k for k in self._subs if k not in self._sent]:
+            for key in pending:
+                self._sent.add(key)
+                channel, payload = key
+                await self.client.send(
+                    self.request(channel, "subscribe", list(payload) if payload is not None else None, self._subs[key])
+                )
         self._on_connected()
