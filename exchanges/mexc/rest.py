@@ -57,9 +57,8 @@ class MexcRest:
                                   default_headers={"Content-Type": "application/json"})
         self.time = ServerTimeOffset()
         self._time_synced_s = -1e18
+        # One bucket per endpoint (method + path), sized RATE_LIMIT_WEIGHT / weight per window.
         self.limiter = RateLimiter(C.VENUE_NAME)
-        for path, weight in C.ENDPOINT_WEIGHTS.items():
-            self.limiter.add(path, max(1, C.RATE_LIMIT_WEIGHT // weight), C.RATE_LIMIT_WINDOW_S)
         self.limiter.add("account/s", C.ACCOUNT_MAX_PER_S, 1.0)
 
     def __repr__(self) -> str:  # never show secrets
@@ -121,8 +120,11 @@ class MexcRest:
         return query
 
     async def _send(self, method: str, path: str, query: str, *, signed: bool) -> bytes:
-        keys = [path] + (["account/s"] if path == C.PATH_ACCOUNT else [])
-        await self.limiter.acquire(*keys)
+        key = f"{method} {path}"
+        if not self.limiter.has(key):
+            weight = C.ENDPOINT_WEIGHTS.get(path, 1)
+            self.limiter.add(key, max(1, C.RATE_LIMIT_WEIGHT // weight), C.RATE_LIMIT_WINDOW_S)
+        await self.limiter.acquire(key, *(["account/s"] if path == C.PATH_ACCOUNT else []))
         headers = {C.HEADER_API_KEY: self._api_key} if signed else None
         resp = await self.http.request(method, self.base_url + path, query=query, headers=headers)
         return self._check(resp, method, path)
@@ -134,7 +136,7 @@ class MexcRest:
         status = resp.status if resp.status >= 300 else 400  # error object inside a 200
         if status == 429:
             retry_after_s = P.to_int(resp.headers.get("Retry-After"), 0) or C.RATE_LIMIT_WINDOW_S
-            self.limiter.penalize(path, float(retry_after_s))
+            self.limiter.penalize(f"{method} {path}", float(retry_after_s))
         raise_for_http(C.VENUE_NAME, status, code, f"{method} {path}: {msg}",
                        auth_codes=_AUTH_CODES, not_found_codes=_NOT_FOUND_CODES)
         raise AssertionError("unreachable")  # raise_for_http always raises

@@ -58,7 +58,7 @@ from exchanges.models import (
     VenueEvent,
     VenueId,
 )
-from exchanges.venue import NotFound, OrderRejected, VenueError, VenueListener
+from exchanges.venue import NotFound, OrderRejected, OutcomeUnknown, RateLimited, VenueError, VenueListener
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,11 @@ class MexcSpotVenue:
         """``POST /api/v3/order`` (section 3.5). For IOC/FOK the final state is fetched
         once right after the acknowledgement (best effort). Raises OrderRejected
         (``local=True`` when refused before sending), OutcomeUnknown, RateLimited, AuthError."""
-        info = await self.symbol_info(request.symbol)
+        try:
+            info = await self.symbol_info(request.symbol)
+        except (OutcomeUnknown, RateLimited) as exc:  # nothing was sent yet: a local refusal
+            raise OrderRejected(f"MEXC {request.symbol.mexc}: symbol rules unavailable ({exc}); order not sent",
+                                venue=C.VENUE_NAME, code="NO_RULES", local=True) from exc
         params, qty, price = self._order_params(request, info)
         order_type = OrderType.MARKET if request.order_type is OrderType.MARKET else OrderType.LIMIT
         ack = await self.rest.new_order(params)

@@ -174,3 +174,24 @@ async def test_balances(venue: MexcSpotVenue) -> None:
     assert bals["USDT"].free == Decimal("1000.5") and bals["USDT"].locked == Decimal(10)
     assert bals["NEIROETH"].total == Decimal(5000)
     assert await venue.positions() == [] and await venue.funding_rate(NEIRO) is None
+
+
+async def test_rules_unavailable_is_local_refusal(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    fake.fail_next[("GET", "/api/v3/exchangeInfo")] = [(503, "busy")]
+    with pytest.raises(OrderRejected) as err:
+        await venue.place_order(_req())
+    assert err.value.local and err.value.code == "NO_RULES"
+    assert not [r for r in fake.requests if r["path"] == "/api/v3/order"]
+
+
+async def test_429_drains_endpoint_bucket(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    await venue.symbol_info(NEIRO)
+    fake.fail_next[("POST", "/api/v3/order")] = [(429, {"code": 429, "msg": "Too many requests"})]
+    with pytest.raises(RateLimited):
+        await venue.place_order(_req(cid="a"))
+    with pytest.raises(RateLimited) as err:  # refused locally: the bucket is drained after a 429
+        await venue.place_order(_req(cid="b"))
+    assert err.value.code == "LOCAL_RATE_LIMIT"
+    assert len([r for r in fake.requests if r["path"] == "/api/v3/order"]) == 1
+    with pytest.raises(NotFound):  # other endpoints are not blocked: the outcome can be resolved
+        await venue.get_order(NEIRO, "a")
