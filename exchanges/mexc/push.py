@@ -14,7 +14,7 @@ from decimal import Decimal
 from google.protobuf.message import DecodeError
 
 from exchanges.mexc.constants import WS_ORDER_STATUS, WS_ORDER_TIF
-from exchanges.mexc.parse import to_decimal, to_int
+from exchanges.mexc.parse import to_decimal
 from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.models import (
     Balance,
