@@ -82,8 +82,12 @@ class MexcUserStream:
             listen_url(self._ws_url, self.listen_key), stream="private", on_push=self._on_push,
             on_state=self._state, backoff_initial_s=self._ws_backoff[0], backoff_max_s=self._ws_backoff[1],
         )
-        for topic in C.PRIVATE_TOPICS:
-            await self.conn.subscribe(topic)
+        try:
+            for topic in C.PRIVATE_TOPICS:
+                await self.conn.subscribe(topic)
+        except BaseException:
+            await self.close()  # do not leak a half-started socket
+            raise
         self._keepalive_task = asyncio.create_task(self._keepalive_loop(), name="mexc-listen-key")
 
     async def close(self) -> None:

@@ -164,3 +164,12 @@ async def test_keepalive_put_and_recreate_on_refusal(fake: FakeMexc) -> None:
         await user.close()
         await rest.close()
     assert "lk2" not in fake.listen_keys  # closed key deleted at the venue
+
+
+async def test_refused_private_subscription_cleans_up(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    fake.refuse_topics.add("spot@private.deals.v3.api.pb")
+    with pytest.raises(VenueError):
+        await venue.watch_user(NEIRO)
+    assert venue.user is None
+    await wait_until(lambda: not fake.ws_conns, what="private socket closed")
+    assert "lk1" not in fake.listen_keys  # key released
