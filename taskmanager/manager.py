@@ -86,7 +86,7 @@ class TaskManager:
         control_poll_s: float = 0.2,
         telemetry_s: float = 0.25,
         idle_wait_s: float = 0.1,
-        stop_timeout_s: float = 60.0,
+        stop_timeout_s: float = 30.0,
         close_timeout_s: float = 10.0,
         progress_log_s: float = 0.0,
     ) -> None:
