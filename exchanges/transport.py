@@ -48,10 +48,15 @@ WebSocket
         returns the application ping text (Gate ``spot.ping``); sent every ``ping_interval_s``.
         If nothing is received for ``idle_timeout_s`` the socket is considered dead and is
         reconnected. Reconnects use capped exponential backoff with jitter and NEVER give up
-        until ``close()``.
+        until ``close()``. The backoff is reset only once a connection proved healthy: it
+        stayed up for ``stable_after_s`` (default 10 s) or the owner reported a real data
+        frame on it with ``note_data()`` (acks/pongs do not count), so a server that accepts
+        and then drops at once is retried with growing delays, not every 0.5 s.
         ``await start()``; ``await close()``; ``await send(text)`` (raises ConnectionError when
         not connected); ``await wait_connected(timeout_s) -> bool``; ``force_reconnect(reason)``;
-        properties ``connected``, ``connect_count``, ``last_recv_ms``, ``errors``.
+        ``note_data()`` (call from ``on_message`` for a data frame: book update, private push);
+        properties ``connected``, ``connect_count``, ``last_recv_ms``, ``errors``,
+        ``reconnect_attempt`` (consecutive unhealthy connects), ``last_backoff_s``.
 """
 
 from __future__ import annotations
@@ -309,6 +314,7 @@ class WsClient:
         backoff_max_s: float = 30.0,
         open_timeout_s: float = 10.0,
         headers: dict[str, str] | None = None,
+        stable_after_s: float = 10.0,
     ) -> None:
         self.url = url
         self.venue = venue
@@ -323,6 +329,7 @@ class WsClient:
         self.backoff_max_s = backoff_max_s
         self.open_timeout_s = open_timeout_s
         self.headers = dict(headers or {})
+        self.stable_after_s = stable_after_s
         self._ws: Any = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -330,6 +337,9 @@ class WsClient:
         self.connect_count = 0
         self.last_recv_ms = 0
         self.errors = 0
+        self.reconnect_attempt = 0
+        self.last_backoff_s = 0.0
+        self._got_data = False
 
     @property
     def connected(self) -> bool:
@@ -371,6 +381,11 @@ class WsClient:
         except websockets.ConnectionClosed as exc:
             raise ConnectionError(f"{self.venue}/{self.stream}: websocket closed: {exc}") from exc
 
+    def note_data(self) -> None:
+        """The current connection delivered a real data frame: it is healthy, so the next
+        reconnect starts from the initial backoff again."""
+        self._got_data = True
+
     def force_reconnect(self, reason: str) -> None:
         """Drop the current socket; the loop reconnects with backoff."""
         ws = self._ws
@@ -379,9 +394,10 @@ class WsClient:
             asyncio.ensure_future(ws.close(code=1000, reason=reason[:100]))
 
     async def _run(self) -> None:
-        attempt = 0
         while not self._closing:
             reason = "closed"
+            up_since_s: float | None = None
+            self._got_data = False
             try:
                 async with ws_connect(
                     self.url,
@@ -396,9 +412,9 @@ class WsClient:
                     self._ws = ws
                     self.connect_count += 1
                     self.last_recv_ms = clock.now_ms()
+                    up_since_s = clock.monotonic_s()
                     if self._on_connect is not None:
                         await self._on_connect()
-                    attempt = 0
                     self._connected.set()
                     reason = await self._receive(ws)
             except asyncio.CancelledError:
@@ -409,6 +425,11 @@ class WsClient:
                 was_connected = self._connected.is_set()
                 self._connected.clear()
                 self._ws = None
+            healthy = self._got_data or (
+                up_since_s is not None and clock.monotonic_s() - up_since_s >= self.stable_after_s
+            )
+            if healthy:
+                self.reconnect_attempt = 0
             if self._on_disconnect is not None and not self._closing:
                 try:
                     self._on_disconnect(reason)
@@ -417,14 +438,19 @@ class WsClient:
                     log.exception("%s/%s: on_disconnect failed", self.venue, self.stream)
             if self._closing:
                 break
-            delay_s = min(self.backoff_max_s, self.backoff_initial_s * (2 ** min(attempt, 20)))
-            delay_s *= 0.8 + 0.4 * random.random()
-            attempt += 1
+            delay_s = self.backoff_delay_s(self.reconnect_attempt)
+            self.reconnect_attempt += 1
+            self.last_backoff_s = delay_s
             log.warning(
                 "%s/%s: disconnected (%s, was_connected=%s); reconnect in %.2fs",
                 self.venue, self.stream, reason, was_connected, delay_s,
             )
             await asyncio.sleep(delay_s)
+
+    def backoff_delay_s(self, attempt: int) -> float:
+        """Delay before reconnect number ``attempt`` (0-based): capped exponential, +-20 % jitter."""
+        delay_s = min(self.backoff_max_s, self.backoff_initial_s * (2 ** min(attempt, 20)))
+        return delay_s * (0.8 + 0.4 * random.random())
 
     async def _receive(self, ws: Any) -> str:
         pinger = asyncio.create_task(self._ping_loop(ws)) if self._ping_message else None

@@ -197,6 +197,7 @@ class GateVenueBase:
         except Exception as exc:  # pragma: no cover - defensive
             self._malformed(frame, exc)
             return
+        self.stream.client.note_data()  # a real data frame: the connection is healthy
         try:
             r = msg.result
             bs = self._books.get(r.s)
@@ -239,6 +240,7 @@ class GateVenueBase:
             elif event in ("subscribe", "unsubscribe"):
                 return
             elif channel in self.PRIVATE_CHANNELS:
+                self.stream.client.note_data()
                 self._on_private(channel, env.result)
             elif channel in (self.OBU_CHANNEL, self.TICKER_CHANNEL):
                 self._malformed(frame, ValueError("book frame failed schema validation"))

@@ -156,6 +156,7 @@ class MexcWsConnection:
                 self._malformed("undecodable or empty binary frame", frame)
                 return
             self.pushes += 1
+            self.client.note_data()  # a real data frame: the connection is healthy
             try:
                 self._on_push(msg)
             except Exception:  # a handler bug must not kill the receive loop
