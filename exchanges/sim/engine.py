@@ -119,6 +119,7 @@ class SimEngine:
         self._accounts_by_user: dict[int, SimAccount] = {}
         self._funding_rate: dict[tuple[VenueId, Symbol], Decimal] = {}
         self._next_funding_ms: dict[tuple[VenueId, Symbol], int] = {}
+        self._last_mark: dict[tuple[VenueId, Symbol], Decimal] = {}
         self._funding_history: dict[tuple[VenueId, Symbol], list[tuple[int, Decimal]]] = {}
         self._load_accounts()
         self.matcher.load(self.store.orders(), self.store.fills())
@@ -219,6 +220,7 @@ class SimEngine:
         """Feed a full top-N snapshot; publishes the change and fills resting
         orders the new book crosses."""
         update = self.books.set_levels(venue, symbol, bids, asks, ts_ms)
+        self.mark_price(venue, symbol)
         if update is not None:
             self.matcher.match_resting(venue, symbol)
             self.store.commit()
@@ -228,11 +230,14 @@ class SimEngine:
         return self.books.levels(venue, symbol, depth)
 
     def mark_price(self, venue: VenueId, symbol: Symbol) -> Decimal:
-        """Mid of the shown top of book (ZERO when a side is empty)."""
+        """Mid of the shown top of book; the last known mid while a side is
+        empty (our own taking can empty it); ZERO before any two-sided book."""
         book = self.books.get(venue, symbol)
         if not book.shown_bids or not book.shown_asks:
-            return ZERO
-        return (max(book.shown_bids) + min(book.shown_asks)) / 2
+            return self._last_mark.get((venue, symbol), ZERO)
+        mark = (max(book.shown_bids) + min(book.shown_asks)) / 2
+        self._last_mark[(venue, symbol)] = mark
+        return mark
 
     # ---- orders -----------------------------------------------------------------
     def place_order(self, api_key: str, venue: VenueId, symbol: Symbol, side: Side, qty: Decimal,

@@ -1,0 +1,138 @@
+"""``sim`` and ``record`` subcommands (registered into run.py by
+:func:`register`; also ``python -m exchanges.sim``).
+
+``sim [run|stop|status] [--scenario NAME|PATH] [--symbol SYM] [--port-base N]
+[--speed X] [--no-loop] [--json] [--home DIR]``: ``run`` (default) serves in
+the foreground until Ctrl-C / SIGTERM / ``sim stop`` / ``POST /_sim/shutdown``
+and prints its endpoints (one JSON object with ``--json``). Exit codes: 0 ok,
+1 already running / not running, 2 unknown scenario or symbol.
+
+``record --symbol SYM --minutes N --out FILE`` delegates to
+:mod:`exchanges.sim.record` (SIM-EDGE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from exchanges.sim import process
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=["run", "stop", "status"], default="run",
+                        help="run (default, foreground), stop a running simulator, or show its status")
+    parser.add_argument("--scenario", default=None, help="bundled scenario name or a recording file path")
+    parser.add_argument("--symbol", default=None, help="pick the scenario serving this symbol (e.g. NEIROETH)")
+    parser.add_argument("--port-base", type=int, default=0, help="Gate on N, MEXC on N+1, admin on N+2 (0 = ephemeral)")
+    parser.add_argument("--speed", type=float, default=1.0, help="replay speed factor (<= 0: as fast as possible)")
+    parser.add_argument("--no-loop", action="store_true", help="hold the last book at the end instead of looping")
+    parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
+    parser.add_argument("--home", type=Path, default=None, help="state dir (default $ARB_HOME or ~/.arb-runner)")
+    parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--paper", default=None, help=argparse.SUPPRESS)
+
+
+def _print_endpoints(endpoints: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(endpoints), flush=True)
+        return
+    print(f"simulator pid {endpoints['pid']} scenario {endpoints['scenario']} symbols {endpoints['symbols']}")
+    for venue in ("gate_spot", "gate_perp", "mexc_spot"):
+        ep = endpoints[venue]
+        print(f"  {venue:9s} REST {ep['rest_url']}  WS {ep['ws_url']}")
+    print(f"  api_key {endpoints['gate_spot']['api_key']}  api_secret {endpoints['gate_spot']['api_secret']}")
+    print(f"  admin   {endpoints['admin_url']}/_sim/health   (Ctrl-C or `run.py sim stop` to stop)", flush=True)
+
+
+async def _serve(args: argparse.Namespace, home: Path) -> int:
+    from exchanges.sim.server import ScenarioError, SimServer
+
+    try:
+        server = SimServer(sim_dir=process.sim_dir(home), scenario=args.scenario, symbol=args.symbol,
+                           port_base=args.port_base, speed=args.speed, loop=not args.no_loop)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, server.request_stop)
+    try:
+        endpoints = await server.start()
+        process.write_state(home, endpoints)
+        _print_endpoints(endpoints, args.json)
+        await server.serve_forever()
+    finally:
+        await server.stop()
+        process.remove_state(home, __import__("os").getpid())
+    return 0
+
+
+def sim_main(args: argparse.Namespace) -> int:
+    """Entry of the ``sim`` subcommand; returns the exit code."""
+    home = Path(args.home) if getattr(args, "home", None) else process.default_home()
+    if not getattr(args, "quiet", False):
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.action == "stop":
+        stopped = process.stop_sim(home)
+        print("simulator stopped" if stopped else "no simulator running")
+        return 0 if stopped else 1
+    if args.action == "status":
+        running = process.sim_status(home)
+        if running is None:
+            print("no simulator running")
+            return 1
+        _print_endpoints(running, args.json)
+        return 0
+    if getattr(args, "paper", None):
+        print("error: paper mode needs exchanges.sim.paper (live market data), not available in this build",
+              file=sys.stderr)
+        return 2
+    running = process.sim_status(home)
+    if running is not None:
+        print(f"a simulator is already running for {home} (pid {running['pid']}); `sim status` shows it, "
+              "`sim stop` stops it", file=sys.stderr)
+        return 1
+    try:
+        return asyncio.run(_serve(args, home))
+    except KeyboardInterrupt:
+        return 0
+
+
+def record_main(args: argparse.Namespace) -> int:
+    """Entry of the ``record`` subcommand (implemented in exchanges.sim.record)."""
+    try:
+        from exchanges.sim import record
+    except ImportError as exc:
+        print(f"error: recording is not available: {exc}", file=sys.stderr)
+        return 2
+    for name in ("cli_main", "main", "record_main", "run"):
+        fn = getattr(record, name, None)
+        if callable(fn):
+            result = fn(args)
+            if asyncio.iscoroutine(result):
+                result = asyncio.run(result)
+            return int(result or 0)
+    print("error: exchanges.sim.record has no entry point", file=sys.stderr)
+    return 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sim`` and ``record`` to run.py's subparsers (func(args) -> int)."""
+    sim = subparsers.add_parser("sim", help="local exchange simulator (Gate spot/perp + MEXC on loopback)")
+    add_sim_arguments(sim)
+    sim.set_defaults(func=sim_main)
+    rec = subparsers.add_parser("record", help="record live book data of SYMBOL from the three venues")
+    rec.add_argument("--symbol", required=True)
+    rec.add_argument("--minutes", type=float, default=10.0)
+    rec.add_argument("--out", type=Path, required=True)
+    rec.set_defaults(func=record_main)
