@@ -170,3 +170,54 @@ async def _acked(store: Store, control_id: int):
 
 async def _more_intents(store: Store, task_id: str, n: int) -> bool:
     return len(await store.intents(task_id)) >= n
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, TaskStatus.STOPPED), (signal.SIGTERM, TaskStatus.STOPPED)])
+async def test_signal_stops_gracefully(procs, tmp_path, sig, status):
+    cfg = _config(tmp_path, interval_s=0.02)
+    proc = procs.spawn("start", "--strategy", "tm_test", "--symbol", "NEIROETH", "--config", cfg, name="owner")
+    store = await Store.open(procs.db)
+    try:
+        task_id = await _running_task(store, proc)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+        rec = await store.get_task(task_id)
+        assert (rec.status, rec.state, rec.owner_id) == (status, State.FINALIZING, None)
+        assert json.loads(rec.context)["stop_reason"] == "signal"
+        out = procs.output(proc)
+        assert "stopping gracefully" in out and "realized PnL" in out and "Traceback" not in out
+    finally:
+        await store.close()
+
+
+async def test_pause_then_stop_a_task_whose_owner_died(procs, tmp_path):
+    cfg = _config(tmp_path, interval_s=0.01)
+    proc = procs.spawn("start", "--strategy", "tm_test", "--symbol", "NEIROETH", "--config", cfg, name="victim")
+    store = await Store.open(procs.db)
+    try:
+        task_id = await _running_task(store, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=5)
+        paused = procs.run("tasks", "pause", task_id)
+        assert paused.returncode == 0, paused.stdout
+        assert "taking it over" in paused.stdout
+        rec = await store.get_task(task_id)
+        assert (rec.status, rec.state, rec.owner_id) == (TaskStatus.PAUSED, State.IDLE, None)
+        stopped = procs.run("tasks", "stop", task_id, "--flatten")
+        assert stopped.returncode == 0, stopped.stdout
+        rec = await store.get_task(task_id)
+        assert rec.status is TaskStatus.STOPPED and rec.state is State.FINALIZING
+        triggers = [t.trigger for t in await store.transitions(task_id)]
+        assert triggers[-3:] == ["stop", "completed", "finish:stopped"]  # driven through COMPLETING, FINALIZING
+        await _assert_intents_settled(store, procs.venue_dir, task_id)
+    finally:
+        await store.close()
+
+
+async def _assert_intents_settled(store: Store, venue_dir: Path, task_id: str) -> None:
+    venue_ids = [json.loads(line)["client_order_id"]
+                 for line in (venue_dir / "orders.jsonl").read_text().splitlines() if line.strip()]
+    assert len(venue_ids) == len(set(venue_ids))
+    for intent in await store.intents(task_id):
+        assert intent.status.is_final
+        assert (intent.client_order_id in venue_ids) == (intent.status is IntentStatus.FILLED)
