@@ -123,6 +123,12 @@ class TaskManager:
         if state in ("stale", "crashed"):
             log.warning("task %s: took over a %s lease (previous owner pid %s on %s)",
                         record.task_id, state, record.owner_pid, record.owner_host)
+        # Requests addressed to a previous owner that died before acting on them are void: the
+        # operator was told to repeat them (tasks stop/pause take a dead task over themselves).
+        for req in await self.store.pending_controls(record.task_id):
+            log.warning("task %s: discarding %s request #%d left unanswered by the previous owner",
+                        record.task_id, req.action, req.id)
+            await self.store.ack_control(req.id)
 
     # ---- adding and running tasks ----------------------------------------------
 
@@ -344,12 +350,11 @@ class TaskManager:
                 if req.id in handle.seen_controls:
                     continue  # handed to the task; acked by its next commit
                 handle.seen_controls.add(req.id)
-                if req.action == "stop":
+                if handle.task.done:  # nothing left to stop or pause
+                    await self.store.ack_control(req.id)
+                elif req.action == "stop":
                     log.info("task %s: stop request #%d received", handle.task_id, req.id)
-                    if handle.task.done:
-                        await self.store.ack_control(req.id)
-                    else:
-                        self._request_stop(handle, req.flatten, "user", control_id=req.id)
+                    self._request_stop(handle, req.flatten, "user", control_id=req.id)
                 elif req.action == "pause":
                     log.info("task %s: pause request #%d received", handle.task_id, req.id)
                     handle.task.request_pause(control_id=req.id)

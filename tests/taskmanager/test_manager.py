@@ -162,3 +162,16 @@ async def test_telemetry_written_for_dashboard(store, tmp_path):
     await asyncio.wait_for(runner, timeout=10)
     final = json.loads((await store.get_live())[task.task_id])
     assert final["status"] == "completed"
+
+
+async def test_takeover_discards_requests_left_for_a_dead_owner(store, tmp_path):
+    await store.create_task(TaskRecord(task_id="0000000000c9", strategy="tm_test", symbol="NEIROETHUSDT"))
+    from taskmanager.views import this_host
+
+    assert await store.acquire_lease("0000000000c9", "dead", 2**22 + 12345, this_host(), ttl_s=5)  # crashed
+    stale_id = await store.request_control("0000000000c9", "stop")
+    rec = await store.get_task("0000000000c9")
+    manager = TaskManager(store, **FAST)
+    await manager.acquire(rec)
+    assert (await store.control(stale_id)).acked_ms > 0
+    assert await store.pending_controls("0000000000c9") == []
