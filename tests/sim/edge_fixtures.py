@@ -88,3 +88,90 @@ async def mexc(tmp_path):
         await session.close()
         await runner.cleanup()
         engine.close()
+
+
+# ---- a fake of the three venues' PUBLIC live endpoints (record / paper tests) ----
+
+
+def build_fake_live_app(pushes: int = 1000, interval_s: float = 0.01) -> web.Application:
+    """Gate REST metadata, Gate spot/futures book_ticker WS and MEXC exchangeInfo +
+    aggre bookTicker protobuf WS, pushing a slowly rising top of book."""
+    import asyncio
+    import json
+
+    from exchanges.mexc.proto import mexc_push_pb2 as pb
+
+    async def pair(request):
+        return web.json_response({"id": request.match_info["pair"], "precision": 6, "amount_precision": 0,
+                                  "min_base_amount": "10", "min_quote_amount": "3", "fee": "0.1",
+                                  "trade_status": "tradable"})
+
+    async def contract(request):
+        return web.json_response({"name": request.match_info["c"], "quanto_multiplier": "10",
+                                  "order_price_round": "0.000001", "order_size_min": "1", "maker_fee_rate": "0.0002",
+                                  "taker_fee_rate": "0.0005", "funding_interval": 28800})
+
+    async def exchange_info(request):
+        return web.json_response({"symbols": [{"symbol": request.query["symbol"], "status": "1",
+                                               "baseAsset": "NEIROETH", "quoteAsset": "USDT",
+                                               "baseAssetPrecision": 2, "quoteAssetPrecision": 6,
+                                               "baseSizePrecision": "0.01", "quoteAmountPrecision": "1",
+                                               "makerCommission": "0", "takerCommission": "0.0005"}]})
+
+    async def gate_ws(request, channel, base):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sub = json.loads((await ws.receive()).data)
+        assert sub["channel"] == channel and sub["event"] == "subscribe"
+        await ws.send_str(json.dumps({"channel": channel, "event": "subscribe", "result": {"status": "success"}}))
+        await ws.send_str("not json")  # malformed: must be skipped
+        for i in range(pushes):
+            await ws.send_str(json.dumps({"time": 1, "channel": channel, "event": "update", "result": {
+                "t": 1, "u": i, "s": sub["payload"][0], "b": f"{base + i / 1e6:.6f}", "B": "100",
+                "a": f"{base + (i + 5) / 1e6:.6f}", "A": 200}}))
+            await asyncio.sleep(interval_s)
+        await ws.close()
+        return ws
+
+    async def mexc_ws(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sub = json.loads((await ws.receive()).data)
+        topic = sub["params"][0]
+        await ws.send_str(json.dumps({"id": 0, "code": 0, "msg": topic}))
+        for i in range(pushes):
+            w = pb.PushDataV3ApiWrapper(channel=topic, symbol=topic.split("@")[-1])
+            t = w.publicAggreBookTicker
+            t.bidPrice, t.bidQuantity = f"{0.049 + i / 1e6:.6f}", "12.5"
+            t.askPrice, t.askQuantity = f"{0.049 + (i + 3) / 1e6:.6f}", "7"
+            await ws.send_bytes(w.SerializeToString())
+            await asyncio.sleep(interval_s)
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/api/v4/spot/currency_pairs/{pair}", pair)
+    app.router.add_get("/api/v4/futures/usdt/contracts/{c}", contract)
+    app.router.add_get("/api/v3/exchangeInfo", exchange_info)
+    async def gate_spot_ws(request):
+        return await gate_ws(request, "spot.book_ticker", 0.05)
+
+    async def gate_perp_ws(request):
+        return await gate_ws(request, "futures.book_ticker", 0.051)
+
+    app.router.add_get("/ws/v4/", gate_spot_ws)
+    app.router.add_get("/v4/ws/usdt", gate_perp_ws)
+    app.router.add_get("/ws", mexc_ws)
+    return app
+
+
+@pytest.fixture
+async def fake_live():
+    runner, port = await start_app(build_fake_live_app())
+    base = f"127.0.0.1:{port}"
+    try:
+        yield {"gate_rest": f"http://{base}/api/v4", "gate_spot_ws": f"ws://{base}/ws/v4/",
+               "gate_perp_ws": f"ws://{base}/v4/ws/usdt", "mexc_rest": f"http://{base}",
+               "mexc_ws": f"ws://{base}/ws"}
+    finally:
+        await runner.cleanup()
