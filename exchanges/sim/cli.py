@@ -36,7 +36,8 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
     parser.add_argument("--home", type=Path, default=None, help="state dir (default $ARB_HOME or ~/.arb-runner)")
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--paper", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--paper", default=None, metavar="SYMBOL",
+                        help="paper mode: feed the books from live public data of SYMBOL (needs internet)")
 
 
 def _print_endpoints(endpoints: dict, as_json: bool) -> None:
@@ -54,11 +55,23 @@ def _print_endpoints(endpoints: dict, as_json: bool) -> None:
 async def _serve(args: argparse.Namespace, home: Path) -> int:
     from exchanges.sim.server import ScenarioError, SimServer
 
+    feed = None
     try:
-        server = SimServer(sim_dir=process.sim_dir(home), scenario=args.scenario, symbol=args.symbol,
-                           port_base=args.port_base, speed=args.speed, loop=not args.no_loop)
+        if getattr(args, "paper", None):
+            from exchanges.sim.paper import PaperFeed, paper_recording
+
+            rec = await paper_recording(args.paper, process.sim_dir(home))
+            server = SimServer(sim_dir=process.sim_dir(home), recording=rec, replay=False, port_base=args.port_base)
+            server.scenario = "paper"
+            feed = PaperFeed
+        else:
+            server = SimServer(sim_dir=process.sim_dir(home), scenario=args.scenario, symbol=args.symbol,
+                               port_base=args.port_base, speed=args.speed, loop=not args.no_loop)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # paper mode: live metadata unreachable, etc.
+        print(f"error: cannot start the simulator: {exc}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -66,10 +79,16 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
             loop.add_signal_handler(sig, server.request_stop)
     try:
         endpoints = await server.start()
+        if feed is not None:
+            feed = feed(server.engine, server.recording.symbol)
+            await feed.start()
         process.write_state(home, endpoints)
         _print_endpoints(endpoints, args.json)
         await server.serve_forever()
     finally:
+        if feed is not None and not isinstance(feed, type):
+            with contextlib.suppress(Exception):
+                await feed.stop()
         await server.stop()
         process.remove_state(home, __import__("os").getpid())
     return 0
@@ -93,10 +112,6 @@ def sim_main(args: argparse.Namespace) -> int:
             return 1
         _print_endpoints(running, args.json)
         return 0
-    if getattr(args, "paper", None):
-        print("error: paper mode needs exchanges.sim.paper (live market data), not available in this build",
-              file=sys.stderr)
-        return 2
     running = process.sim_status(home)
     if running is not None:
         print(f"a simulator is already running for {home} (pid {running['pid']}); `sim status` shows it, "
@@ -115,7 +130,7 @@ def record_main(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: recording is not available: {exc}", file=sys.stderr)
         return 2
-    for name in ("cli_main", "main", "record_main", "run"):
+    for name in ("main_record", "cli_main", "main", "record_main"):
         fn = getattr(record, name, None)
         if callable(fn):
             result = fn(args)
