@@ -10,8 +10,9 @@ Rendering is a pure function, :func:`render`, of store data:
   decimals as strings):
 
   ``spreads_bps``       {"gate_spot>mexc_spot": "12.5", ...}  sell-venue>buy-venue edge in bps
+                        (keys ``sell_gate_spot_buy_mexc_spot_bps`` are understood too)
   ``inventory_base``    {"gate_spot": "1000", "mexc_spot": "1000"}  spot inventory per venue
-  ``perp_position_base`` "-2000"  (or ``perp_contracts``)
+  ``perp_position_base`` "-2000"  (or ``perp_base``, or ``perp_contracts``)
   ``net_delta_base``    "0"
   ``open_orders``       int (or a list)
   ``book_age_ms``       {"gate_spot": 120, ...}
@@ -101,10 +102,20 @@ def _spread_lines(spreads: Any) -> str:
         return "-"
     lines = []
     for pair, bps in sorted(spreads.items()):
-        names = str(pair).replace("/", ">").split(">")
+        names = _pair_names(str(pair))
         label = ">".join(_short_venue(n) for n in names)
         lines.append(f"{label} {_num(bps, 1)}")
     return "\n".join(lines)
+
+
+def _pair_names(pair: str) -> list[str]:
+    """``gate_spot>mexc_spot``, ``gate_spot/mexc_spot`` or ``sell_gate_spot_buy_mexc_spot_bps`` -> names."""
+    if pair.startswith("sell_") and "_buy_" in pair:
+        core = pair[len("sell_"):]
+        if core.endswith("_bps"):
+            core = core[: -len("_bps")]
+        return core.split("_buy_", 1)
+    return pair.replace("/", ">").split(">")
 
 
 def _open_orders(value: Any) -> str:
@@ -128,7 +139,7 @@ def task_row(record: Any, live: Mapping[str, Any], now_ms: int, **lease_kwargs: 
     if isinstance(live.get("pnl"), Mapping):
         pnl.update({k: str(v) for k, v in live["pnl"].items()})
     delta = live.get("net_delta_base", pnl.get("net_delta_base"))
-    perp = live.get("perp_position_base", live.get("perp_contracts"))
+    perp = next((live[k] for k in ("perp_position_base", "perp_base", "perp_contracts") if k in live), None)
     error = str(live.get("last_error") or field(record, "last_error") or "")
     if len(error) > 40:
         error = error[:39] + "…"

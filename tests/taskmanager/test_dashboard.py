@@ -76,6 +76,13 @@ def test_render_is_deterministic_for_the_same_data():
     assert "\x1b[" in console.export_text(styles=True)
 
 
+def test_strategy_key_spellings_understood():
+    live = {"spreads_bps": {"sell_gate_spot_buy_mexc_spot_bps": "3.25"}, "perp_base": "-40",
+            "open_orders": [{"id": "a"}, {"id": "b"}]}
+    cells = task_row(_rec(), live, NOW, host="h", alive=lambda pid: True)
+    assert cells[5] == "gs>ms 3.2" and cells[7] == "-40.00" and cells[13] == "2"
+
+
 def test_format_duration():
     assert [format_duration_s(s) for s in (-3, 5, 75, 3700)] == ["0s", "5s", "1m15s", "1h01m"]
 
