@@ -57,6 +57,8 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
       until ``single_leg_timeout_s``, then hedge), ``reverse`` (undo the filled
       leg within the price limit, then hedge what is left).
     * ``hedge_slippage_bps``: how far through the perp top a hedge IOC may be priced.
+    * ``build_tolerance_fraction``: initial build-up stops within this fraction of target.
+    * ``stale_halt_s``: books stale (or SYNCING without fresh books) this long halts the task.
     """
 
     symbol: str = "NEIROETH"
@@ -79,6 +81,7 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     flatten_on_exit: bool = False
     rebalance_cooldown_s: float = 5.0
     build_tolerance_fraction: Decimal = Decimal("0.05")
+    stale_halt_s: float = 120.0
 
     def __post_init__(self) -> None:
         try:
@@ -113,6 +116,7 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
                  str(self.hedge_slippage_bps))
         _require(self.rebalance_cooldown_s >= 0, "rebalance_cooldown_s", "must be >= 0",
                  self.rebalance_cooldown_s)
+        _require(self.stale_halt_s > 0, "stale_halt_s", "must be > 0", self.stale_halt_s)
         _require(0 <= self.build_tolerance_fraction < 1, "build_tolerance_fraction", "must be in [0, 1)",
                  str(self.build_tolerance_fraction))
 

@@ -358,3 +358,77 @@ def book_is_fresh(book: BookTop | None, now_ms: int, max_book_age_ms: int) -> bo
     than ``max_book_age_ms`` (DESIGN invariant 6)."""
     return (book is not None and not book.stale and book.bid > 0 and book.ask > 0
             and book.age_ms(now_ms) <= max_book_age_ms)
+
+
+# ---- single leg and unwind ------------------------------------------------------
+
+
+def single_leg_order(
+    policy: str,
+    sell_venue: VenueId,
+    buy_venue: VenueId,
+    sell_filled_base: Decimal,
+    buy_filled_base: Decimal,
+    sell_price: Decimal,
+    buy_price: Decimal,
+    books: Mapping[VenueId, BookTop],
+    infos: Mapping[VenueId, SymbolInfo],
+    inventory_base: Mapping[VenueId, Decimal],
+    price_limit_bps: Decimal,
+) -> PlannedOrder | None:
+    """The order that fixes a one-sided arb, or None (policy ``hedge``, balanced legs,
+    nothing valid within the price limit).
+
+    ``complete``: trade the missing quantity of the short leg on ITS venue, at a
+    limit at most ``price_limit_bps`` worse than that leg's original price.
+    ``reverse``: undo the excess of the long leg on ITS venue within the same limit.
+    The perp hedge placed per fill keeps delta within tolerance meanwhile."""
+    diff = buy_filled_base - sell_filled_base  # > 0: bought more than sold
+    if policy == "hedge" or diff == 0:
+        return None
+    lim = price_limit_bps / BPS
+    if policy == "complete":
+        if diff > 0:  # sell the missing quantity where the sell leg was
+            venue, side, ref, qty = sell_venue, Side.SELL, sell_price * (1 - lim), diff
+        else:
+            venue, side, ref, qty = buy_venue, Side.BUY, buy_price * (1 + lim), -diff
+    elif policy == "reverse":
+        if diff > 0:  # sell back the excess bought
+            venue, side, ref, qty = buy_venue, Side.SELL, buy_price * (1 - lim), diff
+        else:
+            venue, side, ref, qty = sell_venue, Side.BUY, sell_price * (1 + lim), -diff
+    else:
+        raise ValueError(f"unknown single_leg_policy {policy!r}")
+    book, info = books.get(venue), infos[venue]
+    if book is None:
+        return None
+    if side is Side.SELL:
+        qty = min(qty, inventory_base.get(venue, ZERO), book.bid_qty)
+        if book.bid < ref:
+            return None
+    else:
+        qty = min(qty, book.ask_qty)
+        if book.ask > ref:
+            return None
+    price = round_price(ref, info.price_tick, side)
+    qty = floor_to_step(qty, info.size_step)
+    if not meets_minimums(info, qty, price):
+        return None
+    return PlannedOrder(venue, side, qty, price, f"single_leg_{policy}")
+
+
+def unwind_spot_orders(books: Mapping[VenueId, BookTop], infos: Mapping[VenueId, SymbolInfo],
+                       inventory_base: Mapping[VenueId, Decimal], slippage_bps: Decimal) -> list[PlannedOrder]:
+    """IOC sells of the task-owned spot inventory (flatten), limited by bid depth,
+    rounded down; dust below a venue minimum is left (never rounded up)."""
+    out: list[PlannedOrder] = []
+    for v in SPOT_VENUES:
+        book, info = books.get(v), infos.get(v)
+        inv = inventory_base.get(v, ZERO)
+        if book is None or info is None or inv <= 0 or book.bid <= 0:
+            continue
+        price = round_price(book.bid * (1 - slippage_bps / BPS), info.price_tick, Side.SELL)
+        qty = floor_to_step(min(inv, book.bid_qty), info.size_step)
+        if meets_minimums(info, qty, price):
+            out.append(PlannedOrder(v, Side.SELL, qty, price, "unwind"))
+    return out
