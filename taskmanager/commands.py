@@ -175,7 +175,6 @@ async def _start(args: Any, venue_factory: Any, cls: Any, symbol: Any, config: A
     import msgspec
 
     from state.records import State, TaskRecord, TaskStatus
-    from taskmanager.manager import TaskManager
 
     path = db_path(args)
     dashboard = _use_dashboard(args)
