@@ -316,6 +316,12 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
     # ---- state handlers -------------------------------------------------------------
 
     async def on_syncing(self) -> Next | None:
+        ctx = self.context
+        if ctx.stop_requested:  # nothing of ours is in flight before SYNCING finishes
+            return self.go("stop", f"stop requested while syncing ({ctx.stop_reason or 'user'})")
+        if ctx.pause_requested:
+            ctx.pause_requested = False
+            return self.go("pause", "pause requested while syncing")
         if not await self._prepare():
             return None
         if self.context.halt_reason:
