@@ -42,6 +42,7 @@ from exchanges.venue import OrderRejected, OutcomeUnknown, VenueError, VenueList
 log = logging.getLogger(__name__)
 
 _HOT = (msgspec.DecodeError, msgspec.ValidationError)
+PROVISIONAL_INFO_RETRY_S = 30.0  # retry rules built from a fallback (failed fee lookup) this often
 
 
 def round_down(value: Decimal, step: Decimal) -> Decimal:
@@ -96,6 +97,9 @@ class GateVenueBase:
         self._books: dict[str, BookSync] = {}
         self._books_by_symbol: dict[Symbol, BookSync] = {}
         self._info: dict[Symbol, SymbolInfo] = {}
+        # rules built with a fallback (e.g. the user's fee lookup failed) -> monotonic time fetched:
+        # served, but fetched again after PROVISIONAL_INFO_RETRY_S instead of cached for good
+        self._info_provisional: dict[Symbol, float] = {}
         self._cid_to_vid: dict[str, str] = {}
         self._started = False
         self.malformed_frames = 0
@@ -137,9 +141,14 @@ class GateVenueBase:
     # ---- symbols and books ------------------------------------------------------------------
 
     async def symbol_info(self, symbol: Symbol) -> SymbolInfo:
-        """Trading rules, cached after the first call. Raises NotFound for an unknown symbol."""
+        """Trading rules, cached after the first complete fetch (rules built from a fallback, e.g.
+        the deprecated pair ``fee`` after ``/spot/fee`` failed, are re-fetched once
+        ``PROVISIONAL_INFO_RETRY_S`` has passed).
+        Raises NotFound for an unknown symbol."""
         info = self._info.get(symbol)
-        if info is None:
+        fetched_s = self._info_provisional.get(symbol)
+        if info is None or (fetched_s is not None and clock.monotonic_s() - fetched_s >= PROVISIONAL_INFO_RETRY_S):
+            self._info_provisional.pop(symbol, None)
             info = await self._fetch_symbol_info(symbol)
             self._info[symbol] = info
         return info

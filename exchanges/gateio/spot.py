@@ -15,8 +15,10 @@ sent with ``account=spot``); ``open_orders`` and the finished-order lookup read 
 from __future__ import annotations
 
 import logging
+
 import msgspec
 
+from exchanges import clock
 from exchanges.book import Level
 from exchanges.gateio import constants as C
 from exchanges.gateio import parse as P
@@ -91,7 +93,9 @@ class GateSpotVenue(GateVenueBase):
                 fee = decode(_FEE, await self.rest.private("GET", "/spot/fee", [("currency_pair", pair)]),
                              "spot fee", self.venue_id.value)
             except VenueError as exc:
-                log.warning("%s: /spot/fee failed (%s); using the pair's fee field", self.venue_id.value, exc)
+                log.warning("%s: /spot/fee failed (%s); using the pair's fee field for now",
+                            self.venue_id.value, exc)
+                self._info_provisional[symbol] = clock.monotonic_s()
         return P.spot_symbol_info(info, fee)
 
     async def _fetch_snapshot(self, venue_symbol: str) -> tuple[list[Level], list[Level], int]:

@@ -93,10 +93,10 @@ async def test_accept_then_timeout_is_outcome_unknown_and_get_order_finds_it(ven
     venue = venues[vid]
     await admin.book(vid, BIDS, ASKS)
     await venue.symbol_info(SYM)
-    # test speed: a 1 s request timeout instead of 5 s (the session is rebuilt with it)
+    # test speed: a 0.5 s request timeout instead of 5 s (the session is rebuilt with it)
     await venue.rest.http.close()
-    venue.rest.http.timeout_s = 1.0
-    await admin.faults(vid.value, timeout_after_accept=1, timeout_hold_s=3)
+    venue.rest.http.timeout_s = 0.5
+    await admin.faults(vid.value, timeout_after_accept=1, timeout_hold_s=1.2)
     with pytest.raises(OutcomeUnknown):
         await venue.place_order(ioc_buy("it-timeout"))
     order = await venue.get_order(SYM, "it-timeout")  # resolve, never re-send
@@ -134,3 +134,20 @@ async def test_spot_venues_have_no_funding_or_positions(venues, vid):
     assert await venue.funding_rate(SYM) is None
     assert await venue.funding_payments(SYM, 0) == []
     assert await venue.positions() == []
+
+
+async def test_gate_spot_fee_lookup_failure_is_not_cached_for_good(venues, admin: Admin, monkeypatch):
+    from exchanges.gateio import base
+
+    spot = venues[VenueId.GATE_SPOT]
+    await admin.faults("gate_spot", error_5xx=1, path_prefix="/api/v4/spot/fee")
+    first = await spot.symbol_info(SYM)  # /spot/fee failed: rules from the pair's fee field
+    faults = await admin._call("GET", "/_sim/faults")
+    assert faults["gate_spot"]["injected"].get("error_5xx") == 1  # the fee lookup really failed
+    assert SYM in spot._info_provisional
+    monkeypatch.setattr(base, "PROVISIONAL_INFO_RETRY_S", 0.0)
+    second = await spot.symbol_info(SYM)  # re-fetched: the user's fees now
+    assert (second.maker_fee_rate, second.taker_fee_rate) == (D("0.001"), D("0.002"))
+    assert second.price_tick == first.price_tick and SYM not in spot._info_provisional
+    monkeypatch.setattr(base, "PROVISIONAL_INFO_RETRY_S", 30.0)
+    assert await spot.symbol_info(SYM) is second  # complete rules stay cached
