@@ -61,6 +61,9 @@ STATUS_STYLES = {
 VENUE_SHORT = {"gate_spot": "gs", "gate_perp": "gp", "mexc_spot": "ms"}
 REFRESH_S = 0.2  # 5 frames per second (the contract asks for >= 4)
 FOOTER_TRANSITIONS = 8
+# The steady-state loop (book update -> ANALYZING -> no edge -> MONITORING) would flood the footer;
+# the row already shows the current state, so the footer lists the other transitions.
+CHURN_TRIGGERS = frozenset({"signal", "idle"})
 
 
 def _short_venue(name: str) -> str:
@@ -201,8 +204,13 @@ def render(
     if not tasks:
         table.add_row(*(["no tasks"] + [""] * (len(COLUMNS) - 1)))
     footer = Text()
-    footer.append("last transitions\n", style="bold")
-    recent = list(transitions)[-FOOTER_TRANSITIONS:]
+    notable = [t for t in transitions if field(t, "trigger") not in CHURN_TRIGGERS]
+    churn = len(transitions) - len(notable)
+    footer.append("last transitions", style="bold")
+    if churn:
+        footer.append(f"  ({churn} recent ANALYZING<->MONITORING cycles not shown)", style="dim")
+    footer.append("\n")
+    recent = notable[-FOOTER_TRANSITIONS:]
     for tr in recent:
         footer.append(_transition_line(tr) + "\n")
     if not recent:
@@ -223,7 +231,7 @@ def _transition_line(tr: Any) -> str:
     )
 
 
-async def gather(store: Any, *, per_task_transitions: int = FOOTER_TRANSITIONS) -> tuple[list, dict, list]:
+async def gather(store: Any, *, per_task_transitions: int = 64) -> tuple[list, dict, list]:
     """Read one frame's data from the store: (tasks, live dict, recent transitions)."""
     tasks = await store.list_tasks()
     raw_live = await store.get_live()

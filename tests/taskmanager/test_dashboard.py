@@ -40,13 +40,13 @@ LIVE = {
 
 
 def test_frame_contains_every_column_value():
-    tr = TransitionRecord(task_id="0123456789ab", version=4, ts_ms=NOW - 1000, src="ANALYZING", dst="MONITORING",
-                          trigger="idle", reason="no edge")
+    tr = TransitionRecord(task_id="0123456789ab", version=4, ts_ms=NOW - 1000, src="ANALYZING", dst="MANAGING_ORDERS",
+                          trigger="trade", reason="edge 21 bps")
     text = render_text(render([_rec()], {"0123456789ab": LIVE}, [tr], NOW, host="h", alive=lambda pid: True),
                        width=250)
     for expected in ("0123456789ab", "NEIROETHUSDT", "running", "MONITORING", "1m15s", "gs>ms 12.5",
                      "ms>gs -20.2", "gs 1,000.00", "ms 950.00", "-1,950.00", "1.2345", "-0.5000", "0.1000",
-                     "0.0200", "gp 80ms", "ANALYZING -> MONITORING (idle) - no edge"):
+                     "0.0200", "gp 80ms", "ANALYZING -> MANAGING_ORDERS (trade) - edge 21 bps"):
         assert expected in text, expected
     assert "(stale)" not in text and "(crashed)" not in text
 
@@ -81,6 +81,14 @@ def test_strategy_key_spellings_understood():
             "open_orders": [{"id": "a"}, {"id": "b"}]}
     cells = task_row(_rec(), live, NOW, host="h", alive=lambda pid: True)
     assert cells[5] == "gs>ms 3.2" and cells[7] == "-40.00" and cells[13] == "2"
+
+
+def test_footer_omits_analyze_monitor_churn():
+    trs = [TransitionRecord(task_id="0123456789ab", version=i, ts_ms=NOW - 100 + i, src=s, dst=d, trigger=t)
+           for i, (s, d, t) in enumerate([("ANALYZING", "MANAGING_ORDERS", "trade")]
+                                         + [("MONITORING", "ANALYZING", "signal"), ("ANALYZING", "MONITORING", "idle")] * 5)]
+    text = render_text(render([_rec()], {}, trs, NOW, host="h", alive=lambda pid: True), width=250)
+    assert "(trade)" in text and "(signal)" not in text and "10 recent ANALYZING<->MONITORING cycles" in text
 
 
 def test_format_duration():
