@@ -1,6 +1,7 @@
 """Admin API of the simulator (its own loopback port), JSON in and out.
 
-* ``GET /_sim/health`` -> ``{"ok": true, "pid", "scenario", "uptime_s", "replay", "books"}``
+* ``GET /_sim/health`` -> ``{"ok": true, "pid", "scenario", "uptime_s", "replay", "paper", "books"}``
+  (``paper``: the paper feed's status in paper mode, else null)
 * ``GET /_sim/faults`` -> faults per venue (+ ``injected`` counters);
   ``POST /_sim/faults`` body ``{"venue": "gate_spot"|"gate_perp"|"mexc_spot"|"*", <field>: value, ...}``
   (fields in :mod:`exchanges.sim.faults`), e.g. ``{"venue": "gate_spot", "error_5xx": 2}``,
@@ -79,9 +80,11 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
                     "bid": fmt(bids[0][0]) if bids else None, "ask": fmt(asks[0][0]) if asks else None,
                     "update_id": uid}
         replayer = getattr(ctx, "replayer", None)
+        paper = getattr(ctx, "paper_feed", None)
         return web.json_response({"ok": True, "pid": os.getpid(), "scenario": ctx.scenario,
                                   "uptime_s": round((clock.now_ms() - ctx.started_ms) / 1000, 3),
-                                  "replay": replayer.status() if replayer else None, "books": books})
+                                  "replay": replayer.status() if replayer else None,
+                                  "paper": paper.status() if paper else None, "books": books})
 
     async def faults_get(request: web.Request) -> web.Response:
         return web.json_response(ctx.faults.snapshot())

@@ -1,11 +1,21 @@
 """``sim`` and ``record`` subcommands (registered into run.py by
 :func:`register`; also ``python -m exchanges.sim``).
 
-``sim [run|stop|status] [--scenario NAME|PATH] [--symbol SYM] [--port-base N]
-[--speed X] [--no-loop] [--json] [--home DIR]``: ``run`` (default) serves in
-the foreground until Ctrl-C / SIGTERM / ``sim stop`` / ``POST /_sim/shutdown``
-and prints its endpoints (one JSON object with ``--json``). Exit codes: 0 ok,
-1 already running / not running, 2 unknown scenario or symbol.
+``sim [run|stop|status|reset] [--scenario NAME|PATH] [--symbol SYM] [--port-base N]
+[--speed X] [--no-loop] [--json] [--home DIR] [--paper SYMBOL [--paper-endpoints JSON]]
+[--start-usdt AMOUNT]``: ``run`` (default) serves in the foreground until
+Ctrl-C / SIGTERM / ``sim stop`` / ``POST /_sim/shutdown`` and prints its
+endpoints (one JSON object with ``--json``). Exit codes: 0 ok, 1 already
+running / not running, 2 unknown scenario or symbol, bad option values, or
+paper mode that cannot start.
+
+``--paper SYMBOL``: paper mode, books fed from the venues' live public data
+(:mod:`exchanges.sim.paper`); URLs overridable with ``--paper-endpoints`` or
+``$ARB_SIM_PAPER_ENDPOINTS`` (JSON object, keys of
+``exchanges.sim.record.DEFAULT_ENDPOINTS``). ``--start-usdt`` sets the USDT
+each venue account of a NEW sim account starts with (default: the scenario
+header's ``starting_balances``, else 1,000,000 per venue; a persisted account
+keeps its balances -- ``sim reset`` deletes the persisted state).
 
 ``record --symbol SYM --minutes N --out FILE`` delegates to
 :mod:`exchanges.sim.record` (SIM-EDGE).
@@ -18,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,8 +37,9 @@ from exchanges.sim import process
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", choices=["run", "stop", "status"], default="run",
-                        help="run (default, foreground), stop a running simulator, or show its status")
+    parser.add_argument("action", nargs="?", choices=["run", "stop", "status", "reset"], default="run",
+                        help="run (default, foreground), stop a running simulator, show its status, or reset "
+                             "(delete the persisted accounts/orders of a stopped simulator)")
     parser.add_argument("--scenario", default=None, help="bundled scenario name or a recording file path")
     parser.add_argument("--symbol", default=None, help="pick the scenario serving this symbol (e.g. NEIROETH)")
     parser.add_argument("--port-base", type=int, default=0, help="Gate on N, MEXC on N+1, admin on N+2 (0 = ephemeral)")
@@ -38,6 +50,10 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--paper", default=None, metavar="SYMBOL",
                         help="paper mode: feed the books from live public data of SYMBOL (needs internet)")
+    parser.add_argument("--paper-endpoints", default=None, metavar="JSON",
+                        help="paper mode: JSON object overriding the live URLs (default $ARB_SIM_PAPER_ENDPOINTS)")
+    parser.add_argument("--start-usdt", default=None, metavar="AMOUNT",
+                        help="USDT on each venue for a newly created sim account (default: scenario header, else 1000000)")
 
 
 def _print_endpoints(endpoints: dict, as_json: bool) -> None:
@@ -52,45 +68,56 @@ def _print_endpoints(endpoints: dict, as_json: bool) -> None:
     print(f"  admin   {endpoints['admin_url']}/_sim/health   (Ctrl-C or `run.py sim stop` to stop)", flush=True)
 
 
-async def _serve(args: argparse.Namespace, home: Path) -> int:
-    from exchanges.sim.server import ScenarioError, SimServer
+def _starting_balances(args: argparse.Namespace) -> dict | None:
+    """``--start-usdt`` as an engine starting-balances mapping; ValueError if bad."""
+    if getattr(args, "start_usdt", None) is None:
+        return None
+    from decimal import Decimal, InvalidOperation
 
-    feed = None
+    from exchanges.models import VenueId
+
     try:
-        if getattr(args, "paper", None):
-            from exchanges.sim.paper import PaperFeed, paper_recording
+        amount = Decimal(str(args.start_usdt))
+    except InvalidOperation as exc:
+        raise ValueError(f"--start-usdt: not a number: {args.start_usdt!r}") from exc
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"--start-usdt must be >= 0, got {args.start_usdt!r}")
+    return {venue: {"USDT": amount} for venue in VenueId}
 
-            rec = await paper_recording(args.paper, process.sim_dir(home))
-            server = SimServer(sim_dir=process.sim_dir(home), recording=rec, replay=False, port_base=args.port_base)
-            server.scenario = "paper"
-            feed = PaperFeed
-        else:
-            server = SimServer(sim_dir=process.sim_dir(home), scenario=args.scenario, symbol=args.symbol,
-                               port_base=args.port_base, speed=args.speed, loop=not args.no_loop)
-    except ScenarioError as exc:
+
+async def _serve(args: argparse.Namespace, home: Path) -> int:
+    from exchanges.sim.paper import paper_endpoints
+    from exchanges.sim.server import PROCESS_DEFAULT_BALANCES, ScenarioError, SimServer
+
+    try:
+        balances = _starting_balances(args)
+        paper_urls = paper_endpoints(getattr(args, "paper_endpoints", None)) if getattr(args, "paper", None) else {}
+        server = SimServer(sim_dir=process.sim_dir(home), scenario=args.scenario, symbol=args.symbol,
+                           port_base=args.port_base, speed=args.speed, loop=not args.no_loop,
+                           paper_symbol=getattr(args, "paper", None), paper_endpoints=paper_urls,
+                           starting_balances=balances, fallback_balances=PROCESS_DEFAULT_BALANCES)
+    except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # paper mode: live metadata unreachable, etc.
-        print(f"error: cannot start the simulator: {exc}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, server.request_stop)
     try:
-        endpoints = await server.start()
-        if feed is not None:
-            feed = feed(server.engine, server.recording.symbol)
-            await feed.start()
+        try:
+            endpoints = await server.start()
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # port in use, live metadata unreachable, ...
+            print(f"error: cannot start the simulator: {exc}", file=sys.stderr)
+            return 2
         process.write_state(home, endpoints)
         _print_endpoints(endpoints, args.json)
         await server.serve_forever()
     finally:
-        if feed is not None and not isinstance(feed, type):
-            with contextlib.suppress(Exception):
-                await feed.stop()
         await server.stop()
-        process.remove_state(home, __import__("os").getpid())
+        process.remove_state(home, os.getpid())
     return 0
 
 
@@ -111,6 +138,13 @@ def sim_main(args: argparse.Namespace) -> int:
             print("no simulator running")
             return 1
         _print_endpoints(running, args.json)
+        return 0
+    if args.action == "reset":
+        if process.sim_status(home) is not None:
+            print("a simulator is running; `sim stop` it before `sim reset`", file=sys.stderr)
+            return 1
+        removed = process.reset_state(home)
+        print(f"simulator state reset ({len(removed)} files removed)")
         return 0
     running = process.sim_status(home)
     if running is not None:

@@ -24,3 +24,4 @@ class SimContext:
     started_ms: int = field(default_factory=clock.now_ms)
     shutdown_requested: bool = False
     replayer: Any = None  # exchanges.sim.replay.Replayer when replaying
+    paper_feed: Any = None  # exchanges.sim.paper.PaperFeed in paper mode

@@ -13,11 +13,19 @@ The streams and URL injection are those of :class:`exchanges.sim.record.LiveFeed
 (Gate ``spot.book_ticker`` / ``futures.book_ticker``, MEXC aggre bookTicker
 protobuf); books hold one level per side. Needs internet unless ``endpoints``
 point at a local server (tests).
+
+Endpoint injection for a simulator started as a separate process:
+``$ARB_SIM_PAPER_ENDPOINTS`` (or ``sim --paper-endpoints``) holds a JSON object
+with any of the keys of :data:`exchanges.sim.record.DEFAULT_ENDPOINTS`
+(``gate_rest``, ``gate_spot_ws``, ``gate_perp_ws``, ``mexc_rest``, ``mexc_ws``);
+:func:`paper_endpoints` parses it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 
 import aiohttp
@@ -29,6 +37,26 @@ from exchanges.sim.record import DEFAULT_ENDPOINTS, Levels, LiveFeed, fetch_rule
 from exchanges.sim.recording import Recording, RecordingWriter, make_header, read_recording
 
 log = logging.getLogger(__name__)
+
+PAPER_ENDPOINTS_ENV = "ARB_SIM_PAPER_ENDPOINTS"
+
+
+def paper_endpoints(text: str | None = None) -> dict[str, str]:
+    """Endpoint overrides from ``text`` (a JSON object) or, when None, from
+    ``$ARB_SIM_PAPER_ENDPOINTS``; {} when neither is set. Raises ValueError for
+    malformed JSON, a non-object, an unknown key or a non-string URL."""
+    raw = text if text is not None else os.environ.get(PAPER_ENDPOINTS_ENV, "")
+    if not raw.strip():
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("paper endpoints must be a JSON object")
+    unknown = set(data) - set(DEFAULT_ENDPOINTS)
+    if unknown:
+        raise ValueError(f"unknown paper endpoint keys {sorted(unknown)}; known: {sorted(DEFAULT_ENDPOINTS)}")
+    if not all(isinstance(v, str) and v for v in data.values()):
+        raise ValueError("paper endpoint URLs must be non-empty strings")
+    return dict(data)
 
 
 async def paper_recording(symbol: str | Symbol, out_dir: Path, endpoints: dict[str, str] | None = None) -> Recording:
@@ -63,6 +91,11 @@ class PaperFeed:
             return
         self.engine.set_book(venue, self.symbol, bids, asks)
         self.updates[venue] += 1
+
+    def status(self) -> dict:
+        """``{"symbol", "updates": {venue: n}, "connected": {venue: bool}, "malformed": n}``."""
+        return {"symbol": str(self.symbol), "updates": {v.value: n for v, n in self.updates.items()},
+                "connected": {v.value: c for v, c in self.feed.connected.items()}, "malformed": self.feed.malformed}
 
     async def start(self) -> None:
         """Connect the three streams (returns at once; books fill as pushes arrive)."""

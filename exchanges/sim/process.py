@@ -74,6 +74,19 @@ def remove_state(home: Path, pid: int | None = None) -> None:
             state_path(home).unlink()
 
 
+def reset_state(home: Path) -> list[Path]:
+    """Delete the persisted engine state (sim.sqlite + WAL files, keys.json) so
+    the next start creates a fresh, fully funded default account. Call only
+    while no simulator runs. Returns the removed paths."""
+    removed = []
+    for name in ("sim.sqlite", "sim.sqlite-wal", "sim.sqlite-shm", "keys.json"):
+        path = sim_dir(home) / name
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,26 +128,45 @@ def _log_tail(home: Path, lines: int = 15) -> str:
 
 
 def ensure_sim_running(home: Path, scenario: str | None = None, speed: float = 1.0, timeout_s: float = 20,
-                       paper_symbol: str | None = None) -> dict:
+                       paper_symbol: str | None = None, paper_endpoints: dict[str, str] | None = None,
+                       start_usdt: object = None) -> dict:
     """Return the endpoints of a healthy simulator, starting one in the
     background if needed (see module doc). Raises SimProcessError when it does
     not come up within ``timeout_s`` (message includes the log tail) or the
-    scenario is unknown (the simulator exits 2 and lists the scenarios)."""
+    scenario is unknown (the simulator exits 2 and lists the scenarios).
+
+    ``paper_symbol`` starts it in paper mode (books from the venues' live public
+    data, :mod:`exchanges.sim.paper`); ``paper_endpoints`` overrides those URLs
+    (passed to the child as ``$ARB_SIM_PAPER_ENDPOINTS``; tests point it at
+    loopback). A running simulator is reused only if its mode matches: a replay
+    simulator when paper is asked for (or the reverse) raises SimProcessError
+    saying to stop it first. ``start_usdt`` funds a newly created sim account.
+    """
     home = Path(home)
     sim_dir(home).mkdir(parents=True, exist_ok=True)
     with open(sim_dir(home) / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         running = sim_status(home)
         if running is not None:
+            is_paper = running.get("scenario") == "paper"
+            if bool(paper_symbol) != is_paper:
+                want = "paper" if paper_symbol else "replay"
+                raise SimProcessError(f"a simulator in {'paper' if is_paper else 'replay'} mode is already running "
+                                      f"for {home} (pid {running.get('pid')}) but {want} mode was asked for; "
+                                      "stop it first with `run.py sim stop`")
             return running
         remove_state(home)
         cmd = [sys.executable, "-m", "exchanges.sim", "--home", str(home), "--port-base", "0", "--speed", str(speed),
                "--quiet"]
-        if scenario:
+        if scenario and not paper_symbol:
             cmd += ["--scenario", scenario]
         if paper_symbol:
             cmd += ["--paper", paper_symbol]
+        if start_usdt is not None:
+            cmd += ["--start-usdt", str(start_usdt)]
         env = dict(os.environ)
+        if paper_endpoints:
+            env["ARB_SIM_PAPER_ENDPOINTS"] = json.dumps(dict(paper_endpoints))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
         with open(sim_dir(home) / "sim.log", "ab") as log_fh:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh, cwd=str(PROJECT_ROOT),

@@ -12,6 +12,22 @@ with 0 each gets an ephemeral port. Endpoints object (``SimServer.endpoints``)::
 
 Scenarios: ``exchanges/sim/scenarios/<name>/recording.jsonl.gz`` (or
 ``<name>.jsonl.gz``), or a path to any recording file.
+
+Paper mode (``paper_symbol="NEIROETH"``): no replay; the books are fed by
+:class:`exchanges.sim.paper.PaperFeed` from the venues' live public streams
+(``paper_endpoints`` overrides their URLs, see :func:`exchanges.sim.paper.paper_endpoints`);
+the symbol rules come from the venues' REST metadata at start. ``scenario`` is
+then ``"paper"``.
+
+Starting balances of a NEW account (an existing persisted account keeps its
+balances): ``starting_balances`` argument, else the recording header's
+``"starting_balances"`` object (``{"gate_spot": {"USDT": "1000000"}, ...}``),
+else ``fallback_balances``, else :data:`exchanges.sim.engine.DEFAULT_BALANCES`
+(10,000 USDT per venue, the small library default unit tests reason with).
+The ``sim`` CLI (and so the background simulator of ``ensure_sim_running``)
+passes :data:`PROCESS_DEFAULT_BALANCES` (1,000,000 USDT per venue) as the
+fallback: its default account persists across runs in ``$ARB_HOME/sim/`` and
+every sim-mode task run builds inventory, so it must last many runs.
 """
 
 from __future__ import annotations
@@ -20,11 +36,13 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 
 from aiohttp import web
 
-from exchanges.models import Symbol
+from exchanges.models import Symbol, VenueId
 from exchanges.sim.admin import build_admin_app
 from exchanges.sim.context import SimContext
 from exchanges.sim.engine import SimEngine
@@ -39,6 +57,8 @@ log = logging.getLogger(__name__)
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 DEFAULT_SCENARIO = "neiroeth"
 HOST = "127.0.0.1"
+PROCESS_DEFAULT_USDT = Decimal(1_000_000)
+PROCESS_DEFAULT_BALANCES: dict[VenueId, dict[str, Decimal]] = {v: {"USDT": PROCESS_DEFAULT_USDT} for v in VenueId}
 
 
 class ScenarioError(ValueError):
@@ -100,16 +120,29 @@ class SimServer:
 
     ``sim_dir`` holds sim.sqlite and keys.json (None = in memory, for tests).
     ``recording`` overrides ``scenario``; ``replay=False`` leaves books to the
-    admin API / engine calls.
+    admin API / engine calls. ``paper_symbol`` selects paper mode (module doc);
+    ``starting_balances`` funds new accounts (module doc).
+    Raises ScenarioError (constructor) for an unknown scenario/symbol.
     """
 
     def __init__(self, sim_dir: Path | None = None, scenario: str | None = None, symbol: str | None = None,
                  port_base: int = 0, speed: float = 1.0, loop: bool = True, recording: Recording | None = None,
-                 replay: bool = True, funding_tick_s: float = 1.0) -> None:
-        if recording is None:
+                 replay: bool = True, funding_tick_s: float = 1.0, paper_symbol: str | None = None,
+                 paper_endpoints: Mapping[str, str] | None = None,
+                 starting_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
+                 fallback_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None) -> None:
+        self.paper_symbol = Symbol.parse(paper_symbol) if paper_symbol else None
+        self.paper_endpoints = dict(paper_endpoints or {})
+        self.paper_feed = None
+        self._tmp_dir = None
+        if self.paper_symbol is not None:
+            scenario, replay = "paper", False
+        elif recording is None:
             scenario, recording = resolve_scenario(scenario, symbol)
         self.scenario = scenario or recording.path.name
         self.recording = recording
+        self.starting_balances = starting_balances
+        self.fallback_balances = fallback_balances
         self.sim_dir = sim_dir
         self.port_base = port_base
         self.speed = speed
@@ -126,9 +159,12 @@ class SimServer:
 
     async def start(self) -> dict:
         """Build everything, bind the ports, start replay; returns the endpoints object."""
+        if self.paper_symbol is not None and self.recording is None:
+            await self._paper_recording()
         db = self.sim_dir / "sim.sqlite" if self.sim_dir else None
         keys = self.sim_dir / "keys.json" if self.sim_dir else None
-        self.engine = SimEngine(self.recording.rules.values(), db_path=db, keys_path=keys)
+        self.engine = SimEngine(self.recording.rules.values(), db_path=db, keys_path=keys,
+                                starting_balances=self._starting_balances())
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()
         setup_gate_rest(gate_app, self.ctx)
@@ -154,8 +190,40 @@ class SimServer:
             await site.start()
             self._runners.append(runner)
             self.ports[name] = runner.addresses[0][1]
+        if self.paper_symbol is not None:
+            from exchanges.sim.paper import PaperFeed
+
+            self.paper_feed = PaperFeed(self.engine, self.recording.symbol, endpoints=self.paper_endpoints)
+            self.ctx.paper_feed = self.paper_feed
+            await self.paper_feed.start()
         log.info("simulator up: %s", {k: v for k, v in self.ports.items()})
         return self.endpoints
+
+    async def _paper_recording(self) -> None:
+        import tempfile
+
+        from exchanges.sim.paper import paper_recording
+
+        out_dir = self.sim_dir
+        if out_dir is None:
+            self._tmp_dir = tempfile.TemporaryDirectory(prefix="sim-paper-")
+            out_dir = Path(self._tmp_dir.name)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.recording = await paper_recording(self.paper_symbol, out_dir, endpoints=self.paper_endpoints)
+
+    def _starting_balances(self) -> dict[VenueId, dict[str, Decimal]] | None:
+        if self.starting_balances is not None:
+            return {VenueId(v): {str(a).upper(): Decimal(str(q)) for a, q in assets.items()}
+                    for v, assets in self.starting_balances.items()}
+        raw = self.recording.header.get("starting_balances") if self.recording is not None else None
+        if not raw:
+            if self.fallback_balances is None:
+                return None
+            return {VenueId(v): dict(assets) for v, assets in self.fallback_balances.items()}
+        try:
+            return {VenueId(v): {str(a).upper(): Decimal(str(q)) for a, q in assets.items()} for v, assets in raw.items()}
+        except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+            raise ScenarioError(f"recording header 'starting_balances' is invalid: {exc!r}") from exc
 
     def _prime_books(self) -> None:
         seen = set()
@@ -198,6 +266,10 @@ class SimServer:
         await self.stopped.wait()
 
     async def stop(self) -> None:
+        if self.paper_feed is not None:
+            with contextlib.suppress(Exception):
+                await self.paper_feed.stop()
+            self.paper_feed = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
