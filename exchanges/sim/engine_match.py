@@ -23,6 +23,24 @@ if TYPE_CHECKING:
     from exchanges.sim.engine import SimEngine
 
 _TEXT_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.")
+_MEXC_CID_CHARS = _TEXT_CHARS - {"."}
+MEXC_CID_MAX_LEN = 32
+
+
+def check_client_order_id(venue: VenueId, text: str) -> None:
+    """Client order id syntax per venue; SimError INVALID_PARAM_VALUE if bad.
+
+    Gate spot/perp ``text`` (docs/exchange_apis.md 1.6): ``t-`` + at most 28
+    chars of ``[0-9A-Za-z_.-]``. MEXC ``newClientOrderId`` (section 3.5; the
+    venue documents no syntax, we keep a sane limit): 1..32 chars of
+    ``[0-9A-Za-z_-]``, stored and returned exactly as sent.
+    """
+    if venue is VenueId.MEXC_SPOT:
+        if not 1 <= len(text) <= MEXC_CID_MAX_LEN or not set(text) <= _MEXC_CID_CHARS:
+            raise SimError("INVALID_PARAM_VALUE",
+                           f"newClientOrderId must be 1-{MEXC_CID_MAX_LEN} chars of [0-9A-Za-z_-]")
+    elif not text.startswith("t-") or len(text) > 30 or not set(text) <= _TEXT_CHARS:
+        raise SimError("INVALID_PARAM_VALUE", "text must start with 't-', max 28 chars after it, [0-9A-Za-z_.-]")
 
 
 def _floor(value: Decimal, step: Decimal) -> Decimal:
@@ -47,6 +65,8 @@ class Matcher:
         store = self.engine.store
         self._next_order_id = int(store.meta("next_order_id", "0")) or 100_000_000_001
         self._next_trade_id = int(store.meta("next_trade_id", "0")) or 500_000_001
+        if store.meta("mexc_cid_raw", "") != "1":  # before: MEXC ids stored as "t-" + id
+            self._unwrap_mexc_ids(orders, fills)
         for order in orders:
             self.orders[order.id] = order
             self._next_order_id = max(self._next_order_id, order.id + 1)
@@ -57,6 +77,19 @@ class Matcher:
         for fill in fills:
             self.fills.setdefault((fill.user_id, fill.venue), []).append(fill)
             self._next_trade_id = max(self._next_trade_id, fill.trade_id + 1)
+
+    def _unwrap_mexc_ids(self, orders: list[SimOrder], fills: list[SimFill]) -> None:
+        store = self.engine.store
+        for order in orders:
+            if order.venue is VenueId.MEXC_SPOT and order.client_order_id.startswith("t-"):
+                order.client_order_id = order.client_order_id[2:]
+                store.put_order(order)
+        for fill in fills:
+            if fill.venue is VenueId.MEXC_SPOT and fill.client_order_id.startswith("t-"):
+                fill.client_order_id = fill.client_order_id[2:]
+                store.put_fill(fill)
+        store.set_meta("mexc_cid_raw", "1")
+        store.commit()
 
     def _new_id(self) -> int:
         oid = self._next_order_id
@@ -137,8 +170,7 @@ class Matcher:
     def _validate(self, order: SimOrder, info: SymbolInfo) -> None:
         text = order.client_order_id
         if text:
-            if not text.startswith("t-") or len(text) > 30 or not set(text) <= _TEXT_CHARS:
-                raise SimError("INVALID_PARAM_VALUE", "text must start with 't-', max 28 chars after it, [0-9A-Za-z_.-]")
+            check_client_order_id(order.venue, text)
             oid = self._by_text.get((order.user_id, order.venue, text))
             if oid is not None and self.orders[oid].is_open:
                 raise SimError("DUPLICATE_TEXT", f"an open order with text {text} already exists")

@@ -36,9 +36,10 @@ Faults (:mod:`exchanges.sim.faults`): every request first awaits
 ``faults.before_rest`` (latency, 5xx, 429, order rejects); an accepted order
 may be withheld (``order_response_mode == "timeout_after_accept"``).
 
-Client order ids: the engine enforces Gate's ``t-`` text rule on every venue,
-so this layer stores ``newClientOrderId`` as ``"t-" + id`` and strips the
-prefix on output (ids: 1..28 chars of ``[0-9A-Za-z_.-]``).
+Client order ids: ``newClientOrderId`` is passed to the engine and returned
+exactly as sent; the engine checks its syntax (1..32 chars of
+``[0-9A-Za-z_-]``, :func:`exchanges.sim.engine_match.check_client_order_id`;
+MEXC code 33333 otherwise). Gate's ``t-`` rule applies to Gate only.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import OrderStatus, OrderType, Side, Symbol, VenueId
 from exchanges.sim.engine import SimEngine
+from exchanges.sim.engine_match import check_client_order_id
 from exchanges.sim.engine_types import SimAccount, SimError, SimOrder
 from exchanges.sim.faults import Faults, withhold_response
 from exchanges.sim.mexc_format import (
@@ -77,7 +79,6 @@ log = logging.getLogger(__name__)
 VENUE = VenueId.MEXC_SPOT
 LISTEN_KEY_TTL_MS = 60 * 60 * 1000  # section 3.6: valid 60 min, extended by PUT
 MAX_RECV_WINDOW_MS = 60000
-_CID_CHARS = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
 
 class MexcContext:
     """State shared by the REST handlers and the WS hub of one MEXC app:
@@ -273,9 +274,11 @@ async def book_ticker(ctx: MexcContext, req: Req) -> Any:
 def _client_id_in(text: str | None) -> str:
     if text is None:
         return ""
-    if not 1 <= len(text) <= 28 or not set(text) <= _CID_CHARS:
-        raise MexcError(33333, "Parameter error: newClientOrderId must be 1-28 chars of [0-9A-Za-z_.-]")
-    return "t-" + text
+    try:
+        check_client_order_id(VENUE, text)
+    except SimError as exc:
+        raise MexcError(33333, f"Parameter error: {exc.message}") from exc
+    return text
 
 
 async def new_order(ctx: MexcContext, req: Req) -> Any:
@@ -315,7 +318,7 @@ def _find(ctx: MexcContext, req: Req, missing_code: int) -> tuple[Symbol, SimOrd
         raise MexcError(700004, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
     try:
         order = ctx.engine.get_order(req.account.api_key, VENUE, sym,
-                                     client_order_id=None if cid is None else "t-" + cid,
+                                     client_order_id=cid,
                                      order_id=None if oid is None else parse_order_id(oid))
     except SimError as exc:
         raise MexcError(missing_code, "Unknown order sent." if missing_code == -2011 else

@@ -84,8 +84,7 @@ def parse_order_id(text: str) -> int:
 
 
 def client_id_out(order: SimOrder) -> str | None:
-    text = order.client_order_id
-    return text[2:] if text.startswith("t-") else (text or None)
+    return order.client_order_id or None
 
 
 def order_status_text(order: SimOrder) -> str:
@@ -140,7 +139,7 @@ def trade_json(fill: SimFill) -> dict[str, Any]:
         "isMaker": fill.is_maker,
         "isBestMatch": True,
         "isSelfTrade": False,
-        "clientOrderId": fill.client_order_id[2:] if fill.client_order_id.startswith("t-") else fill.client_order_id,
+        "clientOrderId": fill.client_order_id,
     }
 
 

@@ -368,8 +368,7 @@ class MexcWsHub:
         body.tradeType = 1 if fill.side is Side.BUY else 2
         body.isMaker, body.isSelfTrade = fill.is_maker, False
         body.tradeId = str(fill.trade_id)
-        cid = fill.client_order_id
-        body.clientOrderId = cid[2:] if cid.startswith("t-") else cid
+        body.clientOrderId = fill.client_order_id
         body.orderId = f"{ORDER_ID_PREFIX}{fill.order_id}"
         body.feeAmount, body.feeCurrency = fmt(fill.fee), fill.fee_asset
         body.time = fill.ts_ms
