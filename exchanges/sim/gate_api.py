@@ -226,6 +226,8 @@ def make_private_spot(ctx: SimContext) -> dict[str, Handler]:
         ref = request.match_info["order_id"]
         order = eng.get_order(acc.api_key, SPOT, symbol, client_order_id=None if ref.isdigit() else ref,
                               order_id=ref if ref.isdigit() else None)
+        if not ref.isdigit() and not order.is_open:  # 1.5/1.6: a custom id works only while the order is open
+            raise SimError("ORDER_NOT_FOUND", "order not found", 404)
         return web.json_response(spot_order(order))
 
     async def cancel_one(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:

@@ -19,14 +19,27 @@ from decimal import ROUND_DOWN, Decimal
 
 from aiohttp import web
 
-from exchanges.models import OrderType, Side, Symbol, TimeInForce, VenueId
+from exchanges import clock
+from exchanges.models import OrderStatus, OrderType, Side, Symbol, TimeInForce, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import SimAccount, SimError
+from exchanges.sim.engine_types import SimAccount, SimError, SimOrder
 from exchanges.sim.gate_api import API_ROOT, RECV_MS, RECV_PERF_NS, _limit, book_json, dec, order_reply, pair_of, wrap
 from exchanges.sim.gate_common import fmt
 from exchanges.sim.gate_format import funding_book_entry, futures_order, futures_position, futures_trade, size_out
 
 PERP = VenueId.GATE_PERP
+TEXT_LOOKUP_TTL_MS = 60_000  # 1.6: a cancelled unfilled order is queryable by text for 60 s
+ZERO_FILL_TTL_MS = 600_000  # 1.9: zero-fill cancelled orders disappear after 10 min
+
+
+def lookup_expired(order: SimOrder, now_ms: int, by_text: bool) -> bool:
+    """True when Gate would no longer return this order: a cancelled order with
+    no fill, older than 60 s for a ``text`` lookup or 10 min for any lookup
+    (docs/exchange_apis.md 1.6, 1.9). Ages count from the order's last update."""
+    if order.is_open or order.filled_qty > 0 or order.status is not OrderStatus.CANCELED:
+        return False
+    age_ms = now_ms - order.updated_ms
+    return age_ms > ZERO_FILL_TTL_MS or (by_text and age_ms > TEXT_LOOKUP_TTL_MS)
 
 
 def size_decimal(request: web.Request) -> bool:
@@ -141,7 +154,10 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
 
     async def get_one(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
         settle_ok(request)
-        order = eng.get_order(acc.api_key, PERP, None, **_ref(request))
+        ref = _ref(request)
+        order = eng.get_order(acc.api_key, PERP, None, **ref)
+        if lookup_expired(order, clock.now_ms(), by_text=ref["client_order_id"] is not None):
+            raise SimError("ORDER_NOT_FOUND", "order not found", 404)
         return web.json_response(futures_order(order, size_decimal(request)))
 
     async def cancel_one(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
@@ -156,6 +172,9 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
         if status not in ("open", "finished"):
             raise SimError("INVALID_PARAM_VALUE", "status must be open or finished")
         orders = eng.orders(acc.api_key, PERP, symbol, open_only=(status == "open"))
+        if status == "finished":
+            now = clock.now_ms()
+            orders = [o for o in orders if not lookup_expired(o, now, by_text=False)]
         offset = int(request.query.get("offset", "0") or 0)
         orders = orders[offset: offset + _limit(request, 100, 1000)]
         return web.json_response([futures_order(o, size_decimal(request)) for o in orders])
