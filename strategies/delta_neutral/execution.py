@@ -205,8 +205,14 @@ class OrderFlow:
             order = await self.venues[intent.venue].get_order(self.symbol, cid)
         except NotFound:
             age_s = (clock.now_ms() - intent.created_ms) / 1000.0
-            if intent.status is IntentStatus.NEW or age_s >= self.config.order_timeout_s:
+            if intent.status is IntentStatus.NEW or (intent.status is IntentStatus.UNKNOWN
+                                                     and age_s >= self.config.order_timeout_s):
                 self._mark(intent, IntentStatus.NOT_SENT, "venue does not know the order: never placed")
+            elif intent.status is IntentStatus.OPEN and intent.filled_qty == 0:
+                # acknowledged once, now forgotten: Gate drops unfilled cancelled orders (exchange_apis 1.9)
+                self._mark(intent, IntentStatus.CANCELED, "venue no longer knows the unfilled order")
+            else:
+                self.set_error(f"{intent.venue.value} {cid}: venue does not know a partially filled order")
             return
         except VenueError as exc:
             self.set_error(f"{intent.venue.value} get_order {cid}: {type(exc).__name__}: {exc}")
@@ -242,9 +248,10 @@ class OrderFlow:
     def _settled(self, intent: OrderIntent) -> bool:
         return intent.status.is_final and self.booked_qty(intent.client_order_id) >= intent.filled_qty
 
-    async def _settle_pass(self, cancel_all: bool) -> bool:
-        """One pass over our unsettled intents: resolve unknowns, cancel timed-out
-        (or, with ``cancel_all``, every) open order, fetch missing fills.
+    async def _settle_pass(self, cancel_all: bool, query_all: bool = False) -> bool:
+        """One pass over our unsettled intents: resolve unknowns (with ``query_all``,
+        every unresolved intent, as after a restart), cancel timed-out (or, with
+        ``cancel_all``, every) open order, fetch missing fills.
         Returns True when every intent is settled."""
         self._drain_events()
         now = clock.now_ms()
@@ -253,7 +260,8 @@ class OrderFlow:
             cid = intent.client_order_id
             if cid in self._in_flight or cid in self._sendable:
                 continue
-            if intent.status in (IntentStatus.NEW, IntentStatus.UNKNOWN):
+            if intent.status in (IntentStatus.NEW, IntentStatus.UNKNOWN) or (
+                    query_all and not intent.status.is_final):
                 await self._resolve(intent)
             if intent.status in (IntentStatus.OPEN, IntentStatus.PARTIALLY_FILLED):
                 if cancel_all or now - intent.created_ms >= timeout_ms:

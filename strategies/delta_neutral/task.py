@@ -114,6 +114,7 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
         self._seen_book_events = 0
         self._connected = False
         self._reconciled = False
+        self._reconcile_queried = False
         self._listening = False
 
     # ---- lifecycle hooks --------------------------------------------------------
@@ -172,7 +173,9 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
         """Settle every unresolved intent with the venues, find open orders carrying
         our prefix, then check venue holdings against the ledger (halt on shortfall)."""
         try:
-            if not await self._settle_pass(cancel_all=False):
+            settled = await self._settle_pass(cancel_all=False, query_all=not self._reconcile_queried)
+            self._reconcile_queried = True
+            if not settled:
                 return False
             prefix = f"arb{self.task_id}"
             balances = {v: await self.venues[v].balances() for v in SPOT_VENUES}
