@@ -75,6 +75,13 @@ class VenuePosition:
             self.avg_price = ZERO
 
 
+def fmt_usdt(value: Decimal) -> str:
+    """Money for display/persistence: rounded to 1e-10 USDT, no exponent, no trailing zeros
+    (the ledger itself keeps full precision)."""
+    q = value.quantize(Decimal("1e-10")).normalize()
+    return "0" if q == 0 else format(q, "f")
+
+
 def fee_in_usdt(fee: Decimal, fee_asset: str, price: Decimal, base: str, quote: str = "USDT") -> Decimal | None:
     """USDT value of a fee: quote 1:1, base at the fill ``price``; None for any other asset."""
     asset = (fee_asset or quote).upper()
@@ -173,18 +180,18 @@ class Ledger:
         fees_usdt, funding_usdt, net_pnl_usdt, net_delta_base, trades, volume_usdt,
         plus per-venue inventory_<venue>_base and realized_<venue>_usdt."""
         out = {
-            "realized_pnl_usdt": str(self.realized_pnl_usdt()),
-            "unrealized_pnl_usdt": str(self.unrealized_pnl_usdt(mids)),
-            "fees_usdt": str(self.fees_usdt),
-            "funding_usdt": str(self.funding_usdt),
-            "net_pnl_usdt": str(self.net_pnl_usdt(mids)),
+            "realized_pnl_usdt": fmt_usdt(self.realized_pnl_usdt()),
+            "unrealized_pnl_usdt": fmt_usdt(self.unrealized_pnl_usdt(mids)),
+            "fees_usdt": fmt_usdt(self.fees_usdt),
+            "funding_usdt": fmt_usdt(self.funding_usdt),
+            "net_pnl_usdt": fmt_usdt(self.net_pnl_usdt(mids)),
             "net_delta_base": str(self.net_delta_base()),
             "trades": str(self.trades),
-            "volume_usdt": str(self.volume_usdt),
+            "volume_usdt": fmt_usdt(self.volume_usdt),
         }
         for v, p in sorted(self.positions.items(), key=lambda kv: kv[0].value):
             out[f"inventory_{v.value}_base"] = str(p.qty_base)
-            out[f"realized_{v.value}_usdt"] = str(p.realized_pnl_usdt)
+            out[f"realized_{v.value}_usdt"] = fmt_usdt(p.realized_pnl_usdt)
         for asset, amount in sorted(self.fees_other.items()):
             out[f"fees_{asset.lower()}"] = str(amount)
         return out

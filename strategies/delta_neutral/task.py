@@ -30,20 +30,19 @@ import msgspec
 from exchanges import clock
 from exchanges.models import Side, SymbolInfo, VenueId
 from exchanges.venue import VenueError
-from state.records import FundingRecord, IntentStatus
+from state.records import IntentStatus
 from strategies.base import BaseContext, Finish, Next, StrategyTask
 
 from strategies.delta_neutral import policy
 from strategies.delta_neutral.config import DeltaNeutralConfig
 from strategies.delta_neutral.execution import OrderFlow
+from strategies.delta_neutral.sync import ALL_VENUES, VenueSync
 from strategies.delta_neutral.ledger import Ledger
 from strategies.delta_neutral.policy import PERP, SPOT_VENUES
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-ALL_VENUES = (VenueId.GATE_SPOT, VenueId.MEXC_SPOT, VenueId.GATE_PERP)
 REANALYZE_S = 2.0  # MONITORING re-checks even without a book event
-FUNDING_POLL_S = 60.0
 MAX_HEDGE_ROUNDS = 5  # per WAITING_ORDERS / COMPLETING visit
 MAX_UNWIND_ROUNDS = 10
 
@@ -86,7 +85,7 @@ class DeltaNeutralContext(BaseContext, kw_only=True):
     summary: str = ""
 
 
-class DeltaNeutralTask(OrderFlow, StrategyTask):
+class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
     """``strategy_name = "delta_neutral"``; config :class:`DeltaNeutralConfig`."""
 
     strategy_name = "delta_neutral"
@@ -167,51 +166,6 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
             return await self._reconcile()
         return True
 
-    # ---- reconciliation -------------------------------------------------------------
-
-    async def _reconcile(self) -> bool:
-        """Settle every unresolved intent with the venues, find open orders carrying
-        our prefix, then check venue holdings against the ledger (halt on shortfall)."""
-        try:
-            settled = await self._settle_pass(cancel_all=False, query_all=not self._reconcile_queried)
-            self._reconcile_queried = True
-            if not settled:
-                return False
-            prefix = f"arb{self.task_id}"
-            balances = {v: await self.venues[v].balances() for v in SPOT_VENUES}
-            positions = await self.venues[PERP].positions(self.symbol)
-            for vid in ALL_VENUES:
-                for order in await self.venues[vid].open_orders(self.symbol):
-                    cid = order.client_order_id
-                    if cid.startswith(prefix) and cid not in self.intents:
-                        # ours by prefix but never journaled here: cancel it, never touch foreign ones
-                        await self.venues[vid].cancel_order(self.symbol, cid)
-                        self.set_error(f"{vid.value}: canceled unjournaled order {cid} carrying our prefix")
-            await self._poll_funding(force=True)
-        except VenueError as exc:
-            self.set_error(f"reconcile: {type(exc).__name__}: {exc}")
-            return False
-        base = self.symbol.base.upper()
-        for v in SPOT_VENUES:
-            held = {a.upper(): b.total for a, b in balances[v].items()}
-            self._balances[v] = held
-            self._quote_free[v] = balances[v][self.symbol.quote].free if self.symbol.quote in balances[v] else ZERO
-            owned = self.ledger.inventory_base(v)
-            tol = self.infos[v].size_step
-            if held.get(base, ZERO) + tol < owned:
-                self.context.halt_reason = (f"{v.value}: venue holds {held.get(base, ZERO)} {base} but the task "
-                                            f"ledger owns {owned}; refusing to trade on a broken ledger")
-        pos = next((p for p in positions if p.symbol == self.symbol), None)
-        venue_base = pos.size_base if pos else ZERO
-        self._position_contracts = pos.size_contracts if pos else ZERO
-        ours = self.ledger.inventory_base(PERP)
-        tol = self.infos[PERP].contract_multiplier * max(self.infos[PERP].size_step, Decimal(1))
-        if (ours < 0 and venue_base > ours + tol) or (ours > 0 and venue_base < ours - tol):
-            self.context.halt_reason = (f"gate_perp: venue position {venue_base} {base} does not cover the task's "
-                                        f"{ours}; refusing to trade on a broken ledger")
-        self._reconciled = True
-        return True
-
     # ---- inputs ----------------------------------------------------------------------
 
     def _books(self) -> dict:
@@ -268,32 +222,6 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
             return True
         return policy.best_arb(self._books(), self.infos, self._sell_inventory(), self._quote_free,
                                self.config) is not None
-
-    async def _poll_funding(self, force: bool = False) -> None:
-        now = clock.now_ms()
-        if not force and now - self._last_funding_poll_ms < FUNDING_POLL_S * 1000:
-            return
-        self._last_funding_poll_ms = now
-        perp = self.venues[PERP]
-        try:
-            rate = await perp.funding_rate(self.symbol)
-            self._funding_rate = rate.rate if rate else None
-            since = self.context.funding_since_ms or self.context.started_ms or now
-            payments = await perp.funding_payments(self.symbol, since)
-        except VenueError as exc:
-            self.set_error(f"funding: {type(exc).__name__}: {exc}")
-            return
-        ours, venue_pos = self.ledger.inventory_base(PERP), self._position_contracts
-        if venue_pos and self.infos.get(PERP):
-            share = min(Decimal(1), abs(ours) / abs(venue_pos * self.infos[PERP].contract_multiplier))
-        else:
-            share = Decimal(1) if ours else ZERO
-        for p in payments:
-            rec = FundingRecord(task_id=self.task_id, venue=PERP, ts_ms=p.ts_ms, amount_usdt=p.amount * share,
-                                rate=p.rate)
-            if self.record_funding(rec):
-                self.ledger.apply_funding(rec.amount_usdt)
-            self.context.funding_since_ms = max(self.context.funding_since_ms, p.ts_ms + 1)
 
     # ---- hedging ----------------------------------------------------------------------
 
@@ -361,7 +289,9 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
         if ctx.building and not any(o.leg == "build" for o in self._rebalance_plan(True)):
             ctx.building = False
         plan = self._rebalance_plan(ctx.building)
-        if plan and now - ctx.last_rebalance_ms >= self.config.rebalance_cooldown_s * 1000:
+        # the build-up repeats quickly (capped at 1 s); later restores wait the full cooldown
+        cooldown_s = min(self.config.rebalance_cooldown_s, 1.0) if ctx.building else self.config.rebalance_cooldown_s
+        if plan and now - ctx.last_rebalance_ms >= cooldown_s * 1000:
             return self.go("rebalance", "build-up" if ctx.building else ", ".join(sorted({o.leg for o in plan})))
         if not ctx.building:
             arb = policy.best_arb(self._books(), self.infos, self._sell_inventory(), self._quote_free, self.config)
@@ -521,23 +451,6 @@ class DeltaNeutralTask(OrderFlow, StrategyTask):
                     ctx.unwind_rounds += 1
                     return None
         return self.go("completed", f"flattened={flatten}; delta {self.ledger.net_delta_base()} {self.symbol.base}")
-
-    async def _sweep_prefixed_orders(self) -> bool:
-        """Cancel open orders carrying OUR prefix at every venue (never anyone else's)."""
-        prefix = f"arb{self.task_id}"
-        try:
-            for vid in ALL_VENUES:
-                for order in await self.venues[vid].open_orders(self.symbol):
-                    if order.client_order_id.startswith(prefix):
-                        intent = self.intents.get(order.client_order_id)
-                        if intent is not None:
-                            await self._cancel(intent)
-                        else:
-                            await self.venues[vid].cancel_order(self.symbol, order.client_order_id)
-        except VenueError as exc:
-            self.set_error(f"completing sweep: {type(exc).__name__}: {exc}")
-            return False
-        return True
 
     async def on_finalizing(self) -> Finish | None:
         ctx = self.context
