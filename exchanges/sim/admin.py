@@ -8,14 +8,22 @@
   ``{"venue": "gate_perp", "timeout_after_accept": 1, "timeout_hold_s": 5}``,
   ``{"venue": "*", "ws": "frozen"}``; ``DELETE /_sim/faults[?venue=]`` clears.
 * ``GET /_sim/orders[?limit=&venue=]`` -> order log (all accounts, incl. rejected) with
-  ``recv_ms``/``recv_perf_ns`` receive timestamps.
+  ``recv_ms``/``recv_perf_ns`` receive timestamps, taken when the request handler starts,
+  before fault latency, body parsing, signature checks and matching.
 * ``GET /_sim/accounts`` -> accounts (user id, api key, balances per venue, positions);
   ``POST /_sim/accounts`` ``{"api_key"?, "venue", "asset", "free"}`` sets a balance,
   ``{"create": true, "label"?}`` creates an account and returns its key and secret.
 * ``POST /_sim/book`` ``{"venue", "symbol"?, "bids": [[p, q], ...], "asks": [...]}`` (or
-  ``"bid","bid_qty","ask","ask_qty"``) sets that book at once and publishes it; by default
-  pauses replay of that venue (``"pause_replay": false`` to keep it); ``POST /_sim/replay``
-  ``{"resume": true}`` / ``{"pause": ["gate_spot"]}``.
+  ``"bid","bid_qty","ask","ask_qty"``; optional ``"tag"`` echoed in the log) sets that book at
+  once and publishes it; by default pauses replay of that venue (``"pause_replay": false`` to
+  keep it). Response (also appended to ``GET /_sim/book_log[?limit=]``, the last 1000):
+  ``{"venue", "symbol", "update_id", "changed", "publish_perf_ns", "fanout_done_perf_ns",
+  "publish_ms", "tag"}`` -- ``publish_perf_ns`` = ``time.perf_counter_ns()`` just before the
+  engine publishes the update (CLOCK_MONOTONIC on Linux: comparable across processes of the
+  machine), ``fanout_done_perf_ns`` once every WS connection has its frame queued (written
+  to the sockets in the next loop iteration). With an order's ``recv_perf_ns`` from
+  ``GET /_sim/orders`` a benchmark gets publish -> order-received latency.
+* ``POST /_sim/replay`` ``{"resume": true}`` / ``{"pause": ["gate_spot"]}``.
 * ``POST /_sim/funding`` ``{"venue": "gate_perp", "symbol"?, "rate"?}`` settles funding now.
 * ``POST /_sim/shutdown`` stops the simulator process.
 """
@@ -24,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
@@ -34,6 +44,8 @@ from exchanges.models import Symbol, VenueId
 from exchanges.sim.context import SimContext
 from exchanges.sim.engine_types import SimError, SimOrder
 from exchanges.sim.gate_common import fmt
+
+BOOK_LOG_SIZE = 1000
 
 
 def _order_json(o: SimOrder) -> dict:
@@ -60,6 +72,7 @@ def _levels(raw: object) -> list[tuple[Decimal, Decimal]]:
 def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = None) -> web.Application:
     """The admin app; ``on_shutdown`` is called by ``POST /_sim/shutdown``."""
     eng = ctx.engine
+    book_log: deque[dict] = deque(maxlen=BOOK_LOG_SIZE)
 
     def symbol_of(venue: VenueId, text: object) -> Symbol:
         if text:
@@ -154,9 +167,23 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
         replayer = getattr(ctx, "replayer", None)
         if replayer is not None and body.get("pause_replay", True):
             replayer.paused.add(venue)
-        eng.set_book(venue, symbol, bids, asks)
+        publish_perf_ns = time.perf_counter_ns()
+        publish_ms = clock.now_ms()
+        update = eng.set_book(venue, symbol, bids, asks)
+        fanout_done_perf_ns = time.perf_counter_ns()
         _, _, uid = eng.book(venue, symbol)
-        return web.json_response({"venue": venue.value, "symbol": str(symbol), "update_id": uid})
+        entry = {"venue": venue.value, "symbol": str(symbol), "update_id": uid, "changed": update is not None,
+                 "publish_perf_ns": publish_perf_ns, "fanout_done_perf_ns": fanout_done_perf_ns,
+                 "publish_ms": publish_ms, "tag": body.get("tag")}
+        book_log.append(entry)
+        return web.json_response(entry)
+
+    async def book_log_get(request: web.Request) -> web.Response:
+        try:
+            limit = max(1, int(request.query.get("limit", str(BOOK_LOG_SIZE))))
+        except ValueError:
+            return _bad("limit must be an integer")
+        return web.json_response(list(book_log)[-limit:])
 
     async def replay_post(request: web.Request) -> web.Response:
         replayer = getattr(ctx, "replayer", None)
@@ -202,6 +229,7 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
     r.add_get("/_sim/accounts", accounts_get)
     r.add_post("/_sim/accounts", accounts_post)
     r.add_post("/_sim/book", book_post)
+    r.add_get("/_sim/book_log", book_log_get)
     r.add_post("/_sim/replay", replay_post)
     r.add_post("/_sim/funding", funding_post)
     r.add_post("/_sim/shutdown", shutdown)

@@ -54,8 +54,10 @@ callback gets :class:`OrderUpdate` / :class:`FillUpdate` / :class:`BalanceUpdate
 / :class:`PositionUpdate`, synchronously, in causal order.
 
 Fees: taker/maker rate from the symbol rules; spot buys pay in base, sells in
-quote; perp in USDT. Persistence: every change is committed to ``db_path``
-(SQLite) before the call returns; keys go to ``keys_path`` (JSON, 0600).
+quote; perp in USDT. Persistence: every change is written to ``db_path``
+(SQLite, WAL) by a writer thread off the event loop and group-committed within
+~20 ms (:mod:`exchanges.sim.engine_store`); ``flush()`` waits for it, ``close()``
+flushes; keys go to ``keys_path`` (JSON, 0600).
 """
 
 from __future__ import annotations
@@ -388,6 +390,10 @@ class SimEngine:
         return [f for f in self.ledger.funding
                 if f.user_id == user_id and f.venue == venue and (symbol is None or f.symbol == symbol)
                 and f.ts_ms >= since_ms]
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Block until every change so far is committed to the database."""
+        return self.store.flush(timeout_s)
 
     def close(self) -> None:
         self.store.close()

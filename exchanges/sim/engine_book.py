@@ -29,6 +29,22 @@ BookCallback = Callable[[BookUpdate], None]
 BookKey = tuple[VenueId, Symbol]
 
 
+_ZERO = Decimal(0)
+
+
+def _as_levels(levels: Iterable[Level]) -> dict[Decimal, Decimal]:
+    """{price: qty} of the levels with qty > 0 (values converted to Decimal if needed)."""
+    out: dict[Decimal, Decimal] = {}
+    for price, qty in levels:
+        if type(price) is not Decimal:
+            price = Decimal(price)
+        if type(qty) is not Decimal:
+            qty = Decimal(qty)
+        if qty > 0:
+            out[price] = qty
+    return out
+
+
 def _recompute(raw: dict[Decimal, Decimal], used: dict[Decimal, Decimal], shown: dict[Decimal, Decimal],
                prices: Iterable[Decimal], changed: dict[Decimal, Decimal]) -> None:
     for price in prices:
@@ -75,14 +91,25 @@ class BookSet:
         """Replace the feed levels; forget our consumption at every level whose
         feed quantity changed; publish the shown-book change (None if none)."""
         book = self.get(venue, symbol)
-        new_bids = {Decimal(p): Decimal(q) for p, q in bids if Decimal(q) > 0}
-        new_asks = {Decimal(p): Decimal(q) for p, q in asks if Decimal(q) > 0}
         changed_b: dict[Decimal, Decimal] = {}
         changed_a: dict[Decimal, Decimal] = {}
-        for raw, new, used, shown, changed in (
-            (book.raw_bids, new_bids, book.used_bids, book.shown_bids, changed_b),
-            (book.raw_asks, new_asks, book.used_asks, book.shown_asks, changed_a),
+        for levels, raw, used, shown, changed in (
+            (bids, book.raw_bids, book.used_bids, book.shown_bids, changed_b),
+            (asks, book.raw_asks, book.used_asks, book.shown_asks, changed_a),
         ):
+            new = _as_levels(levels)
+            if not used:  # fast path (nothing of ours consumed): shown == raw
+                for price, qty in new.items():
+                    if raw.get(price) != qty:
+                        changed[price] = qty
+                for price in raw:
+                    if price not in new:
+                        changed[price] = _ZERO
+                raw.clear()
+                raw.update(new)
+                shown.clear()
+                shown.update(new)
+                continue
             prices = set(raw) | set(new)
             for price in prices:
                 if raw.get(price) != new.get(price):
@@ -119,8 +146,8 @@ class BookSet:
     def levels(self, venue: VenueId, symbol: Symbol, depth: int | None = None) -> tuple[list[Level], list[Level], int]:
         """Shown book: (bids descending, asks ascending, last update id)."""
         book = self.get(venue, symbol)
-        bids = sorted(book.shown_bids.items(), key=lambda kv: kv[0], reverse=True)
-        asks = sorted(book.shown_asks.items(), key=lambda kv: kv[0])
+        bids = sorted(book.shown_bids.items(), reverse=True)  # prices are unique: tuples sort by price
+        asks = sorted(book.shown_asks.items())
         if depth is not None:
             bids, asks = bids[:depth], asks[:depth]
         return bids, asks, book.update_id
@@ -137,8 +164,8 @@ class BookSet:
             symbol=symbol,
             first_id=book.update_id,
             last_id=book.update_id,
-            bids=sorted(changed_b.items(), key=lambda kv: kv[0], reverse=True),
-            asks=sorted(changed_a.items(), key=lambda kv: kv[0]),
+            bids=sorted(changed_b.items(), reverse=True),
+            asks=sorted(changed_a.items()),
             top_bids=top_bids,
             top_asks=top_asks,
             ts_ms=book.ts_ms,

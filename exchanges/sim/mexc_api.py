@@ -49,6 +49,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -100,8 +101,10 @@ class MexcContext:
 class Req:
     """Parsed request: merged params (query then body), the account if signed."""
 
-    def __init__(self, request: web.Request, params: dict[str, str], account: SimAccount | None) -> None:
+    def __init__(self, request: web.Request, params: dict[str, str], account: SimAccount | None,
+                 recv_ms: int = 0, recv_perf_ns: int = 0) -> None:
         self.request, self.params, self.account = request, params, account
+        self.recv_ms, self.recv_perf_ns = recv_ms, recv_perf_ns  # arrival, before faults/processing
 
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self.params.get(name)
@@ -192,6 +195,8 @@ def endpoint(ctx: MexcContext, handler: Handler, *, signed: bool, is_order: bool
     out; MexcError/SimError become MEXC error bodies; anything else 500."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
+        recv_perf_ns = time.perf_counter_ns()  # arrival stamps first: before fault latency and parsing
+        recv_ms = clock.now_ms()
         injected = await ctx.faults.before_rest(VENUE, request.path, is_order=is_order)
         if injected is not None:
             return injected
@@ -201,7 +206,7 @@ def endpoint(ctx: MexcContext, handler: Handler, *, signed: bool, is_order: bool
             params = dict(parse_qsl(raw_query, keep_blank_values=True))
             params.update(_body_params(body))
             account = verify_signature(ctx, request, raw_query, body, params) if signed else None
-            result = await handler(ctx, Req(request, params, account))
+            result = await handler(ctx, Req(request, params, account, recv_ms, recv_perf_ns))
         except MexcError as exc:
             return exc.response()
         except SimError as exc:
@@ -301,9 +306,9 @@ async def new_order(ctx: MexcContext, req: Req) -> Any:
         if qty is not None:
             quote_qty = None
     cid = _client_id_in(req.get("newClientOrderId"))
-    recv_ms = clock.now_ms()
     order = ctx.engine.place_order(req.account.api_key, VENUE, sym, side, qty or Decimal(0), price, order_type, tif,
-                                   client_order_id=cid, quote_qty=quote_qty, recv_ms=recv_ms)
+                                   client_order_id=cid, quote_qty=quote_qty, recv_ms=req.recv_ms or None,
+                                   recv_perf_ns=req.recv_perf_ns or None)
     if ctx.faults.order_response_mode(VENUE) == "timeout_after_accept":
         return await withhold_response(req.request, ctx.faults.timeout_hold_s(VENUE))
     return {"symbol": sym.mexc, "orderId": order_id_text(order), "orderListId": -1,

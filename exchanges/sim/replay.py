@@ -1,8 +1,9 @@
 """Drive the engine's books from a :class:`~exchanges.sim.recording.Recording`.
 
 Events are applied at their recorded offsets scaled by ``speed`` (2.0 = twice
-as fast; ``speed <= 0`` = as fast as possible, yielding to the loop between
-events). At the end the replay loops (``loop=True``, offsets restart; update
+as fast; ``speed <= 0`` = as fast as possible, yielding to the event loop at
+least every :data:`YIELD_EVERY_S` of replay work so order requests and
+WebSocket sends never wait behind a long burst of book updates). At the end the replay loops (``loop=True``, offsets restart; update
 ids keep increasing because the engine owns them) or holds the last books.
 Funding rates from the recording header are set on the engine as their
 offsets pass. Venues in ``paused`` are skipped (admin ``POST /_sim/book``
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from exchanges import clock
 from exchanges.models import MarketType, VenueId
@@ -20,6 +22,9 @@ from exchanges.sim.engine import SimEngine
 from exchanges.sim.recording import Recording
 
 log = logging.getLogger(__name__)
+
+YIELD_EVERY_S = 0.00005
+ALL_PAUSED_POLL_S = 0.01
 
 
 class Replayer:
@@ -44,6 +49,9 @@ class Replayer:
                 "position_ms": self.position_ms, "paused": sorted(v.value for v in self.paused),
                 "finished": self.finished}
 
+    def _all_paused(self) -> bool:
+        return bool(self.paused) and self.paused.issuperset(self.recording.rules)
+
     def _set_funding(self, t_ms: int) -> None:
         for venue in self._perp_venues:
             rate = self.recording.funding_rate_at(venue, t_ms)
@@ -57,6 +65,7 @@ class Replayer:
             log.warning("recording %s has no events", self.recording.path)
             self.finished = True
             return
+        budget_end = time.perf_counter() + YIELD_EVERY_S
         while True:
             start = clock.monotonic_s()
             self._set_funding(0)
@@ -65,8 +74,13 @@ class Replayer:
                     delay = start + event.t_ms / 1000.0 / self.speed - clock.monotonic_s()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                elif i % 50 == 0:
+                        budget_end = time.perf_counter() + YIELD_EVERY_S
+                if time.perf_counter() >= budget_end:  # perf_counter: a work budget, not a timestamp
                     await asyncio.sleep(0)
+                    budget_end = time.perf_counter() + YIELD_EVERY_S
+                while self._all_paused():  # an admin/benchmark owns every book: do not spin
+                    await asyncio.sleep(ALL_PAUSED_POLL_S)
+                    start += ALL_PAUSED_POLL_S / self.speed if self.speed > 0 else 0
                 self.position_ms = event.t_ms
                 if event.venue in self.paused or event.venue not in self.recording.rules:
                     continue
