@@ -246,6 +246,12 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
 
     # ---- state handlers -------------------------------------------------------------
 
+    async def on_idle(self) -> Next | None:
+        # (re)starting, e.g. after a pause: SYNCING reconciles with the venues again
+        self._reconciled = False
+        self._reconcile_queried = False
+        return self.go("start", "started")
+
     async def on_syncing(self) -> Next | None:
         ctx = self.context
         if ctx.stop_requested:  # nothing of ours is in flight before SYNCING finishes

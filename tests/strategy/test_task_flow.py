@@ -283,3 +283,31 @@ async def test_funding_is_booked(harness, fakes):
         assert task.ledger.funding_usdt == D("0.02")
         assert D(task.pnl()["funding_usdt"]) == D("0.02")
         assert [f.amount_usdt for f in await harness.store.funding(task.task_id)] == [D("0.02")]
+
+
+async def test_tiny_prices_trade_exactly(tmp_path):
+    """Prices below 0.0001 (e.g. 0.0000350) go through build-up, hedge and arb exactly."""
+    from exchanges.fake import FakeVenue
+
+    from .conftest import Harness, make_infos, test_config
+
+    infos = make_infos(tick="0.0000001", mult="10000")
+    fakes = {v: FakeVenue(infos[v], {"USDT": D(1000)}) for v in (GS, MS, GP)}
+    h = Harness(tmp_path / "db.sqlite", fakes, test_config())
+    try:
+        with freeze_time(T0) as ft:
+            for v in (GS, MS, GP):
+                fakes[v].set_book("0.0000349", "1000000000", "0.0000350", "1000000000")
+            task = await h.open()
+            await build(h)
+            assert task.ledger.inventory_base(GS) == D(100) / D("0.0000350") // 1  # 2857142 base
+            assert_delta_within_tolerance(task)
+            ft.tick(1)
+            fakes[GS].set_book("0.0000356", "1000000", "0.0000357", "1000000")  # ~150 bps gross
+            await h.run_until(lambda t: t.ledger.trades == 5 and t.state is State.MONITORING, 10)
+            sell = [o for o in orders_of(fakes[GS]) if o.side is Side.SELL][0]
+            assert sell.price == D("0.0000356") and sell.qty == D(1000000)
+            assert task.ledger.position(GS).realized_pnl_usdt == (D("0.0000356") - D("0.0000350")) * 1000000
+            assert_ledger_matches_venues(task, fakes)
+    finally:
+        await h.close()
