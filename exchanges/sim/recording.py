@@ -27,7 +27,12 @@ Every rule value is a decimal string except ``funding_interval_s`` (int
 seconds, perp only). ``funding_rates`` (perp only, optional) is a list of
 ``[t_ms_offset, "rate"]``: from offset ``t_ms_offset`` on, the funding rate per
 interval is ``rate`` (fraction, positive = longs pay shorts). Unknown header
-keys are kept in :attr:`Recording.header` and ignored.
+keys are kept in :attr:`Recording.header` and ignored by this module.
+
+Optional header key read by the simulator server (not by this module):
+``"starting_balances": {"gate_spot": {"USDT": "1000000"}, "gate_perp": {...},
+"mexc_spot": {...}}`` -- what a NEWLY created sim account is funded with
+(:mod:`exchanges.sim.server`; ``sim --start-usdt`` overrides it).
 
 Each following line is one event, ``t`` non-decreasing::
 

@@ -38,7 +38,7 @@ def home(tmp_path):
 
 @pytest.mark.slow
 def test_background_sim_restart_keeps_accounts_and_orders(home, tiny_recording):
-    first = process.ensure_sim_running(home, scenario=str(tiny_recording), speed=0)
+    first = process.ensure_sim_running(home, scenario=str(tiny_recording), speed=0, start_usdt="123456")
     assert process.ensure_sim_running(home, scenario=str(tiny_recording))["pid"] == first["pid"]  # reused
     placed = _signed(first, "POST", "/spot/orders", {"currency_pair": "NEIROETH_USDT", "side": "buy",
                                                      "amount": "100", "price": "0.0400", "text": "t-persist"})
@@ -49,7 +49,7 @@ def test_background_sim_restart_keeps_accounts_and_orders(home, tiny_recording):
     again = _signed(second, "GET", "/spot/orders/t-persist?currency_pair=NEIROETH_USDT")
     assert again["id"] == placed["id"] and again["status"] == "open"
     usdt = next(a for a in _signed(second, "GET", "/spot/accounts") if a["currency"] == "USDT")
-    assert D(usdt["locked"]) == D("4")
+    assert D(usdt["locked"]) == D("4") and D(usdt["available"]) == D("123456") - D("4")
 
 
 def test_unknown_scenario_fails_clearly(home):

@@ -149,7 +149,8 @@ async def test_persisted_account_keeps_balances_until_reset(tmp_path, tiny_recor
     assert server.engine.default_account.api_key == key
     assert server.engine.balances(key, VenueId.MEXC_SPOT)["USDT"].free == D(5)
     await server.stop()
-    assert {p.name for p in process.reset_state(home)} >= {"sim.sqlite", "keys.json"}
+    assert sim_main(_args(home, action="reset")) == 0  # the CLI's `sim reset` (no simulator running)
+    assert not (process.sim_dir(home) / "sim.sqlite").exists() and not (process.sim_dir(home) / "keys.json").exists()
     server = SimServer(sim_dir=process.sim_dir(home), recording=rec, replay=False, fallback_balances=big)
     await server.start()
     try:
