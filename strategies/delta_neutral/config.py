@@ -64,7 +64,7 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     symbol: str = "NEIROETH"
     position_usdt: Decimal = Decimal("200")
     gate_spot_fraction: Decimal = Decimal("0.5")
-    entry_threshold_bps: Decimal = Decimal("2")
+    entry_threshold_bps: Decimal = Decimal("10")
     max_order_usdt: Decimal = Decimal("25")
     min_inventory_fraction: Decimal = Decimal("0.3")
     delta_tolerance_base: Decimal = Decimal("0")

@@ -13,7 +13,7 @@ def test_defaults_valid_and_json_roundtrip():
     again = msgspec.json.decode(msgspec.json.encode(cfg), type=DeltaNeutralConfig)
     assert again == cfg
     # defaults must let the simulator trade: fees 10 + 5 bps, threshold small
-    assert cfg.entry_threshold_bps < 10
+    assert 0 < cfg.entry_threshold_bps <= 10
 
 
 def test_toml_file_and_overrides(tmp_path):
