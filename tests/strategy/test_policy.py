@@ -95,7 +95,7 @@ def test_fee_units_at_high_price():
     sb, bb = book(GS, "5010", "5011", "1", "1"), book(MS, "4990", "5000", "1", "1")
     q = P.size_arb(sb, bb, infos[GS], infos[MS], D(1), D(100000), D(100000))
     assert q == D(1)
-    plan = P.best_arb({GS: sb, MS: bb}, infos, {GS: D(1), MS: D(1)}, {GS: D(1e5), MS: D(1e5)}, DeltaNeutralConfig(max_order_usdt=D(10000)))
+    plan = P.best_arb({GS: sb, MS: bb}, infos, {GS: D(1), MS: D(1)}, {GS: D(1e5), MS: D(1e5)}, DeltaNeutralConfig(max_order_usdt=D(10000), entry_threshold_bps=D(2)))
     assert plan and plan.qty_base == 1
 
 
