@@ -119,9 +119,12 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
         return web.json_response(ctx.faults.snapshot())
 
     async def orders(request: web.Request) -> web.Response:
-        limit = int(request.query.get("limit", "1000"))
-        venue = request.query.get("venue")
-        log = [o for o in eng.order_log(10**9) if not venue or o.venue.value == venue][-limit:]
+        try:
+            limit = int(request.query.get("limit", "1000"))
+            venue = VenueId(request.query["venue"]) if request.query.get("venue") else None
+        except ValueError as exc:
+            return _bad(f"bad query: {exc}")
+        log = eng.order_log(limit, venue)
         return web.json_response([_order_json(o) for o in log])
 
     async def accounts_get(request: web.Request) -> web.Response:

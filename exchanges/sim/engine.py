@@ -39,7 +39,7 @@ order_id=None) -> SimOrder``, ``cancel_all(api_key, venue, symbol=None,
 side=None) -> list[SimOrder]``, ``get_order(...) -> SimOrder``,
 ``open_orders(api_key, venue, symbol=None)``, ``orders(api_key, venue,
 symbol=None, open_only=None)``, ``fills(api_key, venue, symbol=None,
-order_id=None) -> list[SimFill]``, ``order_log(limit=1000)``.
+order_id=None) -> list[SimFill]``, ``order_log(limit=1000, venue=None)``.
 
 Balances/positions/funding: ``balances(api_key, venue) -> dict[str, Balance]``,
 ``positions(api_key, venue=GATE_PERP, symbol=None) -> list[SimPosition]``,
@@ -311,9 +311,20 @@ class SimEngine:
         return [f for f in self.matcher.fills.get((user_id, venue), [])
                 if (symbol is None or f.symbol == symbol) and (oid is None or f.order_id == oid)]
 
-    def order_log(self, limit: int = 1000) -> list[SimOrder]:
-        """Every order of every account (incl. rejected), oldest first, last ``limit``."""
-        return sorted(self.matcher.orders.values(), key=lambda o: o.id)[-limit:]
+    def order_log(self, limit: int = 1000, venue: VenueId | None = None) -> list[SimOrder]:
+        """Every order of every account (incl. rejected; only ``venue``'s if
+        given), oldest first, the last ``limit``. Walks back from the newest
+        (orders are kept in id order), so it is cheap for small limits."""
+        out: list[SimOrder] = []
+        if limit <= 0:
+            return out
+        for order in reversed(self.matcher.orders.values()):
+            if venue is None or order.venue is venue:
+                out.append(order)
+                if len(out) >= limit:
+                    break
+        out.reverse()
+        return out
 
     # ---- balances / positions / funding --------------------------------------------
     def balances(self, api_key: str, venue: VenueId) -> dict[str, Balance]:

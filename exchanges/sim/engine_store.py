@@ -79,6 +79,7 @@ class EngineStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._in_tx = False
+        self._dirty = False
         self.write_errors = 0
         self._queue: queue.SimpleQueue | None = None
         self._writer: threading.Thread | None = None
@@ -91,6 +92,7 @@ class EngineStore:
     def _exec(self, sql: str, params: tuple) -> None:
         if self._queue is not None:
             self._queue.put((sql, params))
+            self._dirty = True
             return
         if not self._in_tx:
             self._db.execute("BEGIN")
@@ -101,7 +103,9 @@ class EngineStore:
         """End of one engine operation: commit its writes (group-committed by
         the writer thread with a file store; no-op when nothing is pending)."""
         if self._queue is not None:
-            self._queue.put(_COMMIT)
+            if self._dirty:  # no wake-up of the writer thread (GIL!) for operations that wrote nothing
+                self._dirty = False
+                self._queue.put(_COMMIT)
         elif self._in_tx:
             self._db.execute("COMMIT")
             self._in_tx = False

@@ -157,3 +157,16 @@ async def test_flat_out_replay_yields_and_idles_when_all_paused(tiny_recording):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         eng.close()
+
+
+def test_order_log_limit_and_venue_filter(tiny_recording):
+    eng = SimEngine(_infos(tiny_recording))
+    key = eng.default_account.api_key
+    for i in range(3):
+        for venue, cid in ((VenueId.GATE_SPOT, f"t-g{i}"), (VenueId.MEXC_SPOT, f"m{i}")):
+            eng.place_order(key, venue, SYM, Side.BUY, D(30), D("0.0400"), OrderType.LIMIT, TimeInForce.GTC,
+                            client_order_id=cid)
+    assert [o.client_order_id for o in eng.order_log(2, VenueId.MEXC_SPOT)] == ["m1", "m2"]
+    assert [o.client_order_id for o in eng.order_log(3)] == ["m1", "t-g2", "m2"]
+    assert len(eng.order_log()) == 6 and eng.order_log(0) == []
+    eng.close()
