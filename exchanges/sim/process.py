@@ -5,10 +5,14 @@ Runtime dir ``<home>/sim/`` (``home`` = ``$ARB_HOME``, default ``~/.arb-runner``
 its ports are bound, removed on clean exit), ``sim.sqlite`` (engine state),
 ``keys.json`` (sim API keys, 0600), ``sim.log`` (stdout/stderr), ``.lock``.
 
-``ensure_sim_running(home, ...)`` reuses a healthy simulator or starts one in a
-new session (so a crash of the runner leaves the venues up) and waits until it
-answers ``GET /_sim/health``. ``stop_sim(home)`` asks it to shut down (admin
-API, then SIGTERM, then SIGKILL).
+``ensure_sim_running(home, scenario=None, speed=1.0, timeout_s=20,
+paper_symbol=None, paper_endpoints=None, start_usdt=None) -> dict`` reuses a
+healthy simulator of the same mode (replay / paper) or starts one in a new
+session (so a crash of the runner leaves the venues up) and waits until it
+answers ``GET /_sim/health``. ``stop_sim(home) -> bool`` asks it to shut down
+(admin API, then SIGTERM, then SIGKILL). ``reset_state(home)`` deletes the
+persisted accounts/orders (``sim reset``) so the next start funds a fresh
+default account (1,000,000 USDT per venue unless configured).
 """
 
 from __future__ import annotations
