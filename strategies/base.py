@@ -117,6 +117,8 @@ class Next(msgspec.Struct, frozen=True):
     trigger: str
     reason: str = ""
     status: TaskStatus | None = None
+    #: False lets a transition that carries nothing but the state change skip the fsync.
+    durable: bool = False
 
 
 class Finish(msgspec.Struct, frozen=True):
@@ -208,9 +210,15 @@ class StrategyTask:
     def time_in_state_s(self) -> float:
         return max(0.0, (now_ms() - self.state_entered_ms) / 1000.0)
 
-    def go(self, trigger: str, reason: str = "", status: TaskStatus | None = None) -> Next:
-        """Build a transition request; the edge is validated by ``step()``."""
-        return Next(trigger, reason, status)
+    def go(self, trigger: str, reason: str = "", status: TaskStatus | None = None,
+           durable: bool = False) -> Next:
+        """Build a transition request; the edge is validated by ``step()``.
+
+        The commit is fsynced (``synchronous=FULL``) whenever it carries intents,
+        fills, funding, intent updates, a status change or a control ack, or
+        when ``durable`` is True; a bare state change uses ``synchronous=NORMAL``.
+        """
+        return Next(trigger, reason, status, durable)
 
     def finish(self, status: TaskStatus, reason: str = "") -> Finish:
         """End the task (only from FINALIZING)."""
@@ -289,10 +297,14 @@ class StrategyTask:
         entered_before = self.state_entered_ms
         self.state_entered_ms = now_ms()
         try:
+            # A bare transition (no intents, fills, status or control) precedes no side
+            # effect: commit it with synchronous=NORMAL (durable against a process crash,
+            # not a power cut, where resuming from the previous state is equally correct).
             await self._commit(
                 TransitionRecord(task_id=self.task_id, src=src.value, dst=dst.value, trigger=nxt.trigger,
                                  reason=nxt.reason),
                 status=status,
+                durable=nxt.durable,
             )
         except BaseException:
             self.machine.set_state(src.value, model=self)
@@ -334,6 +346,9 @@ class StrategyTask:
         fills = list(self._new_fills)
         funding = list(self._new_funding)
         acks = list(self._controls_to_ack)
+        if not durable and (new_intents or updates or fills or funding or acks or status is not None):
+            # Anything that precedes or records a side effect is fsynced, whatever the caller asked.
+            durable = True
         version = await self.store.commit_step(
             self.task_id, self.owner_id,
             state=self.state.value,
