@@ -1,6 +1,5 @@
 """Venue behaviours the connectors rely on that the simulator must reproduce (documented in
-docs/exchange_apis.md). Failures here are simulator bugs: logged in coord/SIM_BUGS.md and
-marked xfail until fixed."""
+docs/exchange_apis.md). A failure here is a simulator fidelity bug, not a connector bug."""
 
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ from tests.interop.helpers import SYM
 from tests.interop.test_orders import prepare
 
 
-@pytest.mark.xfail(reason="SIM_BUGS.md #1: sim resolves a Gate spot custom text for finished orders (doc 1.5/1.6: "
-                          "only while open)", strict=False)
 async def test_gate_spot_text_lookup_works_only_while_open(venues, admin):
     venue, _, _ = await prepare(venues, admin, VenueId.GATE_SPOT, user=False)
     await venue.place_order(OrderRequest("it-txt-open", SYM, Side.BUY, D(100), D("0.0400"), tif=TimeInForce.GTC))
