@@ -1,4 +1,4 @@
-"""Regression tests for entries of /work/coord/SIM_BUGS.md (interop findings)."""
+"""Regression tests for simulator fidelity bugs found by the connector interop tests."""
 
 from __future__ import annotations
 
