@@ -1,6 +1,6 @@
 """Ingest benchmark: recorded book frames -> decode -> local book update, messages/s per venue.
 
-Run: ``/work/venv/bin/python -m bench.ingest [--frames N]`` from the project root.
+Run: ``python -m bench.ingest [--frames N]`` from the project root.
 
 One function per venue (``bench_gate_spot``, ``bench_gate_perp``, ... ``bench_mexc_spot`` is
 added by the MEXC connector); ``main`` runs every function listed in ``BENCHES`` that exists.

@@ -1,6 +1,6 @@
 """MEXC ingest benchmark: protobuf ``aggre.depth`` frames -> decode -> local book update.
 
-Run: ``/work/venv/bin/python -m bench.ingest_mexc [--frames N]`` from the project root
+Run: ``python -m bench.ingest_mexc [--frames N]`` from the project root
 (``bench.ingest`` imports :func:`bench_mexc_spot` too).
 
 There is no recorded MEXC depth stream in the project, so the frames are synthetic but

@@ -1,6 +1,6 @@
 """Build the bundled ``neiroeth`` scenario from the real recordings in
-``/work/shared/data`` (dev-time only; its output is committed, runtime never
-needs this script or /work/shared).
+the shared data folder beside the checkout (``../shared/data``; dev-time only; its output is committed, runtime never
+needs this script or that folder).
 
 Usage::
 
@@ -59,7 +59,8 @@ from sortedcontainers import SortedDict
 from exchanges.models import VenueId
 from exchanges.sim.recording import RecEvent, RecordingWriter, make_header
 
-DATA_DIR = Path("/work/shared/data")
+# The shared data folder beside the project checkout (override with --data).
+DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 OUT_DIR = Path(__file__).resolve().parent / "scenarios" / "neiroeth"
 BINANCE = "binance_spot_usdm_BTCUSDT_20240808_hftbacktest"
 FUNDING = "funding_rates_gateio_mexc"

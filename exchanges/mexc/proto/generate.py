@@ -1,6 +1,6 @@
 """Regenerate ``mexc_push_pb2.py`` from ``mexc_push.proto``.
 
-Run from anywhere: ``/work/venv/bin/python exchanges/mexc/proto/generate.py``
+Run from anywhere: ``python exchanges/mexc/proto/generate.py``
 (needs ``grpcio-tools``, a dev-only tool; the runtime needs only ``protobuf``).
 
 The bundled protoc stamps a gencode-version check into the module that refuses
