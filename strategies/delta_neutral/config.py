@@ -11,6 +11,26 @@ are refused too (a typo must never silently fall back to a default).
 Defaults are small and sized for the bundled simulator scenario, whose taker
 fees are ~0.1 % (Gate spot), ~0.05 % (MEXC spot) and ~0.05 % (Gate perp): the
 cross-spot edge must beat 15 bps of fees plus ``entry_threshold_bps``.
+
+Why these defaults (a user trading a small-cap pair would pick similar ones):
+
+* ``entry_threshold_bps = 10``: a trade must clear both taker fees plus 10 bps,
+  so a partial fill or a one-sided leg (hedged on the perp at ~5 bps) still
+  leaves a margin. The bundled scenario shows such spreads every few seconds.
+* ``rebalance_threshold_bps = 0``: inventory is moved back toward target
+  through the cross-spot trade in the NEEDED direction as soon as that trade
+  at least pays its fees (it is an arbitrage, not a cost), once a venue holds
+  less than ``rebalance_trigger_fraction`` (80 %) of its target.
+* A forced rebalance (a paired sell/buy that crosses both spreads) happens only
+  when a venue stays below ``min_inventory_fraction`` (30 %) of target for
+  ``rebalance_patience_s`` (60 s): it costs fees and spread, so it is a last resort.
+* The perp is re-hedged only when |net delta| exceeds the tolerance
+  max(``delta_tolerance_base``, one contract).
+* ``reanalyze_s = 5``: without any trigger MONITORING still re-analyses every
+  5 s (funding, exits, a missed event), so the journal grows by ~2 rows / 5 s
+  when idle, and otherwise only with real decisions.
+* ``sync_timeout_s = 15``: SYNCING that cannot reach a venue (no network, bad
+  URL) gives up and ends the task ``halted`` with the venue and error named.
 """
 
 from __future__ import annotations
@@ -59,6 +79,15 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     * ``hedge_slippage_bps``: how far through the perp top a hedge IOC may be priced.
     * ``build_tolerance_fraction``: initial build-up stops within this fraction of target.
     * ``stale_halt_s``: books stale (or SYNCING without fresh books) this long halts the task.
+    * ``rebalance_threshold_bps``: net edge (after fees, may be negative) accepted for a
+      cross-spot trade that moves inventory toward target (opportunistic rebalance).
+    * ``rebalance_trigger_fraction``: opportunistic rebalancing starts once a spot venue
+      holds less than this fraction of its target.
+    * ``rebalance_patience_s``: a venue below ``min_inventory_fraction`` for this long gets a
+      forced (paired, spread-crossing) rebalance.
+    * ``reanalyze_s``: MONITORING re-analyses at least this often even when nothing triggers.
+    * ``sync_timeout_s``: SYNCING gives up (task ends ``halted``) when a venue cannot be
+      reached or reconciled within this time.
     """
 
     symbol: str = "NEIROETH"
@@ -82,6 +111,11 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     rebalance_cooldown_s: float = 5.0
     build_tolerance_fraction: Decimal = Decimal("0.05")
     stale_halt_s: float = 120.0
+    rebalance_threshold_bps: Decimal = Decimal("0")
+    rebalance_trigger_fraction: Decimal = Decimal("0.8")
+    rebalance_patience_s: float = 60.0
+    reanalyze_s: float = 5.0
+    sync_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
         try:
@@ -117,6 +151,13 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
         _require(self.rebalance_cooldown_s >= 0, "rebalance_cooldown_s", "must be >= 0",
                  self.rebalance_cooldown_s)
         _require(self.stale_halt_s > 0, "stale_halt_s", "must be > 0", self.stale_halt_s)
+        _require(-100 <= self.rebalance_threshold_bps <= self.entry_threshold_bps, "rebalance_threshold_bps",
+                 "must be in [-100, entry_threshold_bps]", str(self.rebalance_threshold_bps))
+        _require(self.min_inventory_fraction <= self.rebalance_trigger_fraction <= 1, "rebalance_trigger_fraction",
+                 "must be in [min_inventory_fraction, 1]", str(self.rebalance_trigger_fraction))
+        _require(self.rebalance_patience_s >= 0, "rebalance_patience_s", "must be >= 0", self.rebalance_patience_s)
+        _require(self.reanalyze_s > 0, "reanalyze_s", "must be > 0", self.reanalyze_s)
+        _require(self.sync_timeout_s > 0, "sync_timeout_s", "must be > 0", self.sync_timeout_s)
         _require(0 <= self.build_tolerance_fraction < 1, "build_tolerance_fraction", "must be in [0, 1)",
                  str(self.build_tolerance_fraction))
 

@@ -272,6 +272,7 @@ def rebalance_plan(
     perp_contracts: Decimal,
     config: DeltaNeutralConfig,
     building: bool,
+    include_pair: bool = True,
 ) -> list[PlannedOrder]:
     """Orders that move the task back toward its targets.
 
@@ -279,7 +280,8 @@ def rebalance_plan(
       (1 - build_tolerance_fraction) x target, up to max_order_usdt per order.
     * otherwise: a venue below ``min_inventory_fraction`` x target is bought back
       toward target, paired with an equal sell on a venue above its target (so
-      total inventory does not grow).
+      total inventory does not grow); only with ``include_pair`` (the forced
+      rebalance: the task normally rebalances through the cross-spot arb).
     * a perp hedge when the CURRENT |delta| exceeds max(delta_tolerance_base, one
       contract); planned spot orders are hedged per fill as they execute.
     """
@@ -296,7 +298,7 @@ def rebalance_plan(
                               config.max_order_usdt, "build")
                 if o:
                     orders.append(o)
-        elif have < target * config.min_inventory_fraction:
+        elif include_pair and have < target * config.min_inventory_fraction:
             other = SPOT_VENUES[1] if v == SPOT_VENUES[0] else SPOT_VENUES[0]
             excess = inventory_base.get(other, ZERO) - targets.get(other, ZERO)
             if excess <= 0 or other not in books:

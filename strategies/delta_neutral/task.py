@@ -5,10 +5,15 @@ Handlers gather inputs (books, ledger, balances), call the pure functions of
 :mod:`strategies.delta_neutral.policy`, journal intents and perform I/O through
 :class:`~strategies.delta_neutral.execution.OrderFlow`.
 
-Hot path: a venue book event sets ``wake``; MONITORING runs a pure check and
-signals ANALYZING only when there is something to do; ANALYZING plans both arb
-legs (intents committed with the ``trade`` transition); MANAGING_ORDERS sends
-them concurrently as IOC limits at the quoted prices.
+Hot path: a venue book event sets ``wake``; MONITORING runs the pure
+:func:`~strategies.delta_neutral.decide.decide` and signals ANALYZING only when
+it returns a decision (or every ``reanalyze_s``); ANALYZING acts on the same
+decision (arb legs: intents committed with the ``trade`` transition) and only
+returns to MONITORING when nothing is left to do; MANAGING_ORDERS sends the
+legs concurrently as IOC limits at the quoted prices.
+
+SYNCING gives up after ``sync_timeout_s`` (no network, venue down): the task
+ends ``halted`` with a reason naming the venue and the error.
 
 Resume: after a restart the first step of any state (except IDLE) reconnects
 and reconciles: unresolved intents are settled by ``get_order`` (never
@@ -33,7 +38,7 @@ from exchanges.venue import VenueError
 from state.records import IntentStatus
 from strategies.base import BaseContext, Finish, Next, StrategyTask
 
-from strategies.delta_neutral import policy
+from strategies.delta_neutral import decide, policy
 from strategies.delta_neutral.config import DeltaNeutralConfig
 from strategies.delta_neutral.execution import OrderFlow
 from strategies.delta_neutral.sync import ALL_VENUES, VenueSync
@@ -42,7 +47,8 @@ from strategies.delta_neutral.policy import PERP, SPOT_VENUES
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-REANALYZE_S = 2.0  # MONITORING re-checks even without a book event
+DECIDE_EVERY_MS = 250  # MONITORING re-decides at least this often without a book event (cooldowns, deadlines)
+CONNECT_RETRY_MS = 1000  # SYNCING retries an unreachable venue at most once a second
 MAX_HEDGE_ROUNDS = 5  # per WAITING_ORDERS / COMPLETING visit
 MAX_UNWIND_ROUNDS = 10
 
@@ -81,6 +87,8 @@ class DeltaNeutralContext(BaseContext, kw_only=True):
     unknown_streak: int = 0
     funding_since_ms: int = 0
     stale_since_ms: int = 0
+    low_since_ms: int = 0
+    rebalance_forced: bool = False
     swept: bool = False
     summary: str = ""
 
@@ -115,6 +123,12 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         self._reconciled = False
         self._reconcile_queried = False
         self._listening = False
+        self._ready_venues: set[VenueId] = set()
+        self._connect_error = ""
+        self._next_connect_ms = 0
+        self._loaded_ms = clock.now_ms()  # SYNCING's time budget counts from max(entering it, this)
+        self._unreachable = False
+        self._next_decide_ms = 0
 
     # ---- lifecycle hooks --------------------------------------------------------
 
@@ -139,9 +153,15 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             self._listening = True
 
     async def _ensure_connected(self) -> bool:
+        """Start every venue not yet started (each bounded by ``sync_timeout_s``); at most one
+        attempt per CONNECT_RETRY_MS. False (error remembered) while one cannot be reached."""
         if self._connected:
             return True
         self._listen()
+        now = clock.now_ms()
+        if now < self._next_connect_ms:
+            return False
+        self._next_connect_ms = now + CONNECT_RETRY_MS
 
         async def one(vid: VenueId) -> None:
             venue = self.venues[vid]
@@ -150,11 +170,24 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             await venue.watch_book(self.symbol)
             await venue.watch_user(self.symbol)
 
-        try:
-            await asyncio.gather(*(one(v) for v in ALL_VENUES))
-        except VenueError as exc:
-            self.set_error(f"connect: {type(exc).__name__}: {exc}")
+        pending = [v for v in ALL_VENUES if v not in self._ready_venues]
+        results = await asyncio.gather(*(asyncio.wait_for(one(v), self.config.sync_timeout_s) for v in pending),
+                                       return_exceptions=True)
+        errors = []
+        for vid, res in zip(pending, results):
+            if isinstance(res, (VenueError, OSError, asyncio.TimeoutError)):
+                text = str(res) or ("timed out" if isinstance(res, asyncio.TimeoutError) else "")
+                errors.append(f"{vid.value}: {type(res).__name__}: {text}")
+            elif isinstance(res, BaseException):
+                raise res  # a bug, not a network problem: the runner marks the task failed
+            else:
+                self._ready_venues.add(vid)
+        if errors:
+            self._connect_error = "; ".join(errors)
+            if self.last_error != f"cannot reach {self._connect_error}":
+                self.set_error(f"cannot reach {self._connect_error}")
             return False
+        self._connect_error = ""
         self._connected = True
         return True
 
@@ -207,21 +240,34 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             net_pnl_usdt=self.ledger.net_pnl_usdt(mids), funding_rate=self._funding_rate,
             spot_mid=sum(spot, ZERO) / len(spot) if spot else None, perp_mid=mids.get(PERP))
 
-    def _rebalance_plan(self, building: bool) -> list[policy.PlannedOrder]:
+    def _rebalance_plan(self, building: bool, include_pair: bool = False) -> list[policy.PlannedOrder]:
         return policy.rebalance_plan(self._books(), self.infos, self._sell_inventory(), self._quote_free,
-                                     self._perp_contracts(), self.config, building)
+                                     self._perp_contracts(), self.config, building, include_pair)
 
-    def _wants_analysis(self) -> bool:
-        """Pure check (no I/O) run on book events in MONITORING."""
-        if not self._all_fresh():
-            return False
-        if self.context.building or self.context.single_leg is not None:
-            return True
-        tol = policy.delta_tolerance_base(self.config, self.infos[PERP])
-        if abs(self.ledger.net_delta_base()) > tol:
-            return True
-        return policy.best_arb(self._books(), self.infos, self._sell_inventory(), self._quote_free,
-                               self.config) is not None
+    def _decision(self, now: int) -> decide.Decision | None:
+        """Gather inputs and call :func:`decide.decide` (books must be fresh). Tracks since when a
+        venue is below ``min_inventory_fraction`` (``low_since_ms``)."""
+        ctx = self.context
+        books, inv = self._books(), self._sell_inventory()
+        sl_order, sl_expired = None, False
+        if ctx.single_leg is not None:
+            sl = ctx.single_leg
+            if now > sl.deadline_ms:
+                sl_expired = True
+            else:
+                sl_order = policy.single_leg_order(
+                    self.config.single_leg_policy, sl.sell_venue, sl.buy_venue, ZERO, sl.imbalance_base,
+                    sl.sell_price, sl.buy_price, books, self.infos, inv, self.config.single_leg_price_limit_bps)
+        build_orders = [o for o in self._rebalance_plan(True) if o.leg == "build"] if ctx.building else None
+        if decide.low_inventory(inv, books, self.config):
+            ctx.low_since_ms = ctx.low_since_ms or now
+        else:
+            ctx.low_since_ms = 0
+        return decide.decide(
+            books=books, infos=self.infos, inventory_base=inv, quote_free_usdt=self._quote_free,
+            net_delta_base=self.ledger.net_delta_base(), config=self.config, building=ctx.building,
+            build_orders=build_orders, single_leg_order=sl_order, single_leg_expired=sl_expired, now_ms=now,
+            last_rebalance_ms=ctx.last_rebalance_ms, low_since_ms=ctx.low_since_ms)
 
     # ---- hedging ----------------------------------------------------------------------
 
@@ -231,6 +277,8 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         if self.context.hedge_rounds >= MAX_HEDGE_ROUNDS or not self._book_fresh(PERP):
             return False
         delta = self.ledger.net_delta_base() + self._in_flight_perp_base()
+        if not reduce_only and abs(delta) <= policy.delta_tolerance_base(self.config, self.infos[PERP]):
+            return False  # within tolerance: re-hedging would only pay fees
         book = self.venues[PERP].book_top(self.symbol)
         order = policy.hedge_order(delta, book, self.infos[PERP], self.config.hedge_slippage_bps,
                                    self._perp_contracts(), reduce_only=reduce_only,
@@ -259,8 +307,19 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         if ctx.pause_requested:
             ctx.pause_requested = False
             return self.go("pause", "pause requested while syncing")
+        now = clock.now_ms()
+        syncing_ms = now - max(self.state_entered_ms, self._loaded_ms)  # a resume gets a fresh budget
+        timed_out = syncing_ms >= self.config.sync_timeout_s * 1000
         if not await self._prepare():
-            return None
+            if not timed_out:
+                return None
+            if self._connect_error:
+                self._unreachable = True
+                ctx.halt_reason = f"cannot reach {self._connect_error}"
+            else:
+                ctx.halt_reason = (f"could not reconcile with the venues within {self.config.sync_timeout_s:g} s"
+                                   f"{': ' + self.last_error if self.last_error else ''}")
+            return self.go("exit", f"halt: {ctx.halt_reason}")
         if self.context.halt_reason:
             return self.go("exit", f"halt: {self.context.halt_reason}")
         if self.context.started_ms == 0:
@@ -268,7 +327,7 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         if self._all_fresh():
             self._seen_book_events = self._book_events
             return self.go("synced", "venues reconciled, books fresh")
-        if self.time_in_state_s() > self.config.stale_halt_s:
+        if syncing_ms > self.config.stale_halt_s * 1000:
             self.context.halt_reason = f"no fresh books within {self.config.stale_halt_s:.0f} s of syncing"
             return self.go("exit", f"halt: {self.context.halt_reason}")
         return None
@@ -288,55 +347,39 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         if not self._all_fresh():
             return self.go("idle", "books stale or missing: not trading")
         now = clock.now_ms()
-        if ctx.single_leg is not None:
-            nxt = self._plan_single_leg(now)
-            if nxt is not None:
-                return nxt
-        if ctx.building and not any(o.leg == "build" for o in self._rebalance_plan(True)):
-            ctx.building = False
-        plan = self._rebalance_plan(ctx.building)
-        # the build-up repeats quickly (capped at 1 s); later restores wait the full cooldown
-        cooldown_s = min(self.config.rebalance_cooldown_s, 1.0) if ctx.building else self.config.rebalance_cooldown_s
-        if plan and now - ctx.last_rebalance_ms >= cooldown_s * 1000:
-            return self.go("rebalance", "build-up" if ctx.building else ", ".join(sorted({o.leg for o in plan})))
-        if not ctx.building:
-            arb = policy.best_arb(self._books(), self.infos, self._sell_inventory(), self._quote_free, self.config)
-            if arb is not None:
-                sell = self._plan_intent(policy.PlannedOrder(arb.sell_venue, Side.SELL, arb.qty_base,
-                                                             arb.sell_price, "arb_sell"))
-                buy = self._plan_intent(policy.PlannedOrder(arb.buy_venue, Side.BUY, arb.qty_base,
-                                                            arb.buy_price, "arb_buy"))
-                ctx.batch = [sell.client_order_id, buy.client_order_id]
-                ctx.arb = ArbLegs(sell_cid=sell.client_order_id, buy_cid=buy.client_order_id,
-                                  sell_venue=arb.sell_venue, buy_venue=arb.buy_venue,
-                                  sell_price=arb.sell_price, buy_price=arb.buy_price)
-                return self.go("trade", f"arb sell {arb.sell_venue.value} buy {arb.buy_venue.value} "
-                                        f"{arb.qty_base} @ {arb.edge_bps:.1f} bps net")
-        return self.go("idle", "no edge")
-
-    def _plan_single_leg(self, now: int) -> Next | None:
-        sl = self.context.single_leg
-        if now > sl.deadline_ms:
-            self.context.single_leg = None
-            self.set_error(f"single leg: {sl.imbalance_base} {self.symbol.base} left hedged on the perp "
-                           f"after {self.config.single_leg_timeout_s:.0f} s")
-            return None
-        order = policy.single_leg_order(self.config.single_leg_policy, sl.sell_venue, sl.buy_venue, ZERO,
-                                        sl.imbalance_base, sl.sell_price, sl.buy_price, self._books(), self.infos,
-                                        self._sell_inventory(), self.config.single_leg_price_limit_bps)
-        if order is None:
-            return None
-        intent = self._plan_intent(order)
-        self.context.batch = [intent.client_order_id]
-        return self.go("trade", f"single leg {self.config.single_leg_policy}: {order.side.value} {order.qty} "
-                                f"on {order.venue.value}")
+        d = self._decision(now)
+        while d is not None and d.action in ("build_done", "single_leg_expired"):
+            if d.action == "build_done":
+                ctx.building = False
+            else:
+                sl, ctx.single_leg = ctx.single_leg, None
+                self.set_error(f"single leg: {sl.imbalance_base} {self.symbol.base} left hedged on the perp "
+                               f"after {self.config.single_leg_timeout_s:.0f} s")
+            d = self._decision(now)
+        if d is None:
+            return self.go("idle", "nothing to do")
+        if d.action == "rebalance":
+            ctx.rebalance_forced = d.forced
+            return self.go("rebalance", d.reason)
+        if d.action == "single_leg":
+            ctx.batch = [self._plan_intent(d.order).client_order_id]
+            return self.go("trade", d.reason)
+        arb = d.arb
+        sell = self._plan_intent(policy.PlannedOrder(arb.sell_venue, Side.SELL, arb.qty_base, arb.sell_price,
+                                                     "arb_sell"))
+        buy = self._plan_intent(policy.PlannedOrder(arb.buy_venue, Side.BUY, arb.qty_base, arb.buy_price, "arb_buy"))
+        ctx.batch = [sell.client_order_id, buy.client_order_id]
+        ctx.arb = ArbLegs(sell_cid=sell.client_order_id, buy_cid=buy.client_order_id, sell_venue=arb.sell_venue,
+                          buy_venue=arb.buy_venue, sell_price=arb.sell_price, buy_price=arb.buy_price)
+        return self.go("trade", d.reason)
 
     async def on_rebalancing(self) -> Next | None:
         if not await self._prepare():
             return None
         ctx = self.context
         ctx.last_rebalance_ms = clock.now_ms()
-        plan = [o for o in self._rebalance_plan(ctx.building) if self._book_fresh(o.venue)]
+        plan = [o for o in self._rebalance_plan(ctx.building, ctx.rebalance_forced) if self._book_fresh(o.venue)]
+        ctx.rebalance_forced = False
         if not plan:
             return self.go("nothing_to_do", "no valid rebalance order")
         ctx.batch = [self._plan_intent(o).client_order_id for o in plan]
@@ -413,17 +456,22 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             return self.go("exit", reason)
         new_books = self._book_events != self._seen_book_events
         self._seen_book_events = self._book_events
-        if (new_books or booked) and self._wants_analysis():
-            return self.go("signal", "book update")
-        if self.time_in_state_s() >= REANALYZE_S:
+        if (new_books or booked or now >= self._next_decide_ms) and not ctx.stale_since_ms:
+            self._next_decide_ms = now + DECIDE_EVERY_MS
+            d = self._decision(now)
+            if d is not None:
+                return self.go("signal", d.reason)
+        if self.time_in_state_s() >= self.config.reanalyze_s:
             await self._poll_funding()
             return self.go("signal", "timer")
         return None
 
     async def on_completing(self) -> Next | None:
+        ctx = self.context
+        if self._unreachable:
+            return self.go("completed", "halted: venues unreachable, nothing could be canceled or unwound")
         if not await self._prepare():
             return None
-        ctx = self.context
         if not ctx.swept:
             if not await self._sweep_prefixed_orders():
                 return None
@@ -460,7 +508,7 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
 
     async def on_finalizing(self) -> Finish | None:
         ctx = self.context
-        if await self._prepare():
+        if not self._unreachable and await self._prepare():
             await self._settle_pass(cancel_all=False)
         totals = self.ledger.totals(self._mids())
         ctx.summary = (f"net {Decimal(totals['net_pnl_usdt']):.4f} USDT (realized {Decimal(totals['realized_pnl_usdt']):.4f}, "
