@@ -12,6 +12,8 @@ pro rata as fills happen and in full when the order ends.
 
 from __future__ import annotations
 
+import dataclasses
+
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
@@ -84,10 +86,10 @@ class Matcher:
             if order.venue is VenueId.MEXC_SPOT and order.client_order_id.startswith("t-"):
                 order.client_order_id = order.client_order_id[2:]
                 store.put_order(order)
-        for fill in fills:
+        for i, fill in enumerate(fills):
             if fill.venue is VenueId.MEXC_SPOT and fill.client_order_id.startswith("t-"):
-                fill.client_order_id = fill.client_order_id[2:]
-                store.put_fill(fill)
+                fills[i] = dataclasses.replace(fill, client_order_id=fill.client_order_id[2:])  # SimFill is frozen
+                store.put_fill(fills[i])
         store.set_meta("mexc_cid_raw", "1")
         store.commit()
 

@@ -96,12 +96,19 @@ def test_engine_rules_per_venue_and_old_mexc_ids_migrate(tmp_path, tiny_recordin
         place(VenueId.GATE_PERP, "nogateprefix")
     # simulate a database written before the fix: MEXC ids stored as "t-" + id
     place(VenueId.MEXC_SPOT, "t-legacy")
+    eng.set_book(VenueId.MEXC_SPOT, SYM, [(D("0.0500"), D(100))], [(D("0.0501"), D(100))])
+    filled = eng.place_order(key, VenueId.MEXC_SPOT, SYM, Side.BUY, D(10), D(1), OrderType.LIMIT,
+                             TimeInForce.IOC, client_order_id="t-legacyfill")  # crosses: leaves a fill
+    assert eng.fills(key, VenueId.MEXC_SPOT, SYM, order_id=filled.id)
     eng.store.set_meta("mexc_cid_raw", "0")
     eng.close()
     eng = SimEngine(rec.rules.values(), **paths)
     try:
         assert eng.get_order(key, VenueId.MEXC_SPOT, SYM, client_order_id="legacy").client_order_id == "legacy"
         assert eng.get_order(key, VenueId.MEXC_SPOT, SYM, client_order_id="nogateprefix")
+        # fills are frozen records: the migration replaces them (it used to crash the start-up)
+        assert {f.client_order_id for f in eng.fills(key, VenueId.MEXC_SPOT, SYM, order_id=filled.id)} == {
+            "legacyfill"}
     finally:
         eng.close()
     eng = SimEngine(rec.rules.values(), **paths)  # migrates once only: a real "t-x" id would survive now
