@@ -86,12 +86,44 @@ def runners(e2e_home: Path, tmp_path: Path) -> Iterator[RunnerPool]:
         pool.close()
 
 
-@pytest.fixture(scope="module")
-def module_runners(e2e_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerPool]:
-    """Runner subprocesses shared by the tests of one module; SIGKILLed in teardown."""
-    pool = RunnerPool(e2e_home, tmp_path_factory.mktemp("runners"))
+MAIN_DURATION_S = 20
+PAIR_DURATION_S = 8
+OFFLINE_SHIM = Path(__file__).resolve().parent / "offline"
+
+
+@pytest.fixture(scope="session")
+def background_runs(sim: SimAdmin, e2e_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Runners started together on first use, so their wall time overlaps (tests wait on them):
+
+    * ``main``: the main job, ``start --symbol NEIROETH --duration 20 --no-dashboard`` (own database);
+    * ``pair``: two tasks in two processes sharing one database (``pair_db``);
+    * ``owned``: a third task on ``pair_db`` that runs until a test stops it (``tasks stop``);
+    * ``live_offline`` (and ``live_offline_duration``, with ``--duration 2``): ``--mode live --live``
+      with keys in the environment and no network (the ``offline`` sitecustomize shim first on
+      PYTHONPATH), their own ``ARB_HOME`` (``live_home``) and databases.
+
+    Every runner has the fake keys of :data:`harness.SECRET` in its environment."""
+    work = tmp_path_factory.mktemp("jobs")
+    pool = RunnerPool(e2e_home, work)
     try:
-        yield pool
+        main_db, pair_db = work / "main.sqlite", work / "pair.sqlite"
+        main = pool.spawn(["start", "--symbol", "NEIROETH", "--duration", str(MAIN_DURATION_S),
+                           "--no-dashboard", "--db", str(main_db)], "main")
+        pair = [pool.spawn(["start", "--symbol", "NEIROETH", "--duration", str(PAIR_DURATION_S),
+                            "--no-dashboard", "--db", str(pair_db)], f"pair{i}") for i in (1, 2)]
+        owned = pool.spawn(["start", "--symbol", "NEIROETH", "--duration", "90", "--no-dashboard",
+                            "--db", str(pair_db)], "owned")
+        live_home = work / "live-home"
+        live_home.mkdir()
+        live_pool = RunnerPool(live_home, work)
+        offline = {"PYTHONPATH": os.pathsep.join([str(OFFLINE_SHIM), str(PROJECT_ROOT)])}
+        live = ["start", "--symbol", "NEIROETH", "--mode", "live", "--live", "--no-dashboard"]
+        pool.runners.append(live_pool.spawn([*live, "--db", str(live_home / "live.sqlite")], "live_offline",
+                                            **offline))
+        pool.runners.append(live_pool.spawn([*live, "--duration", "2", "--db", str(live_home / "live2.sqlite")],
+                                            "live_offline_duration", **offline))
+        yield {"main": main, "main_db": main_db, "pair": pair, "pair_db": pair_db, "work": work, "owned": owned,
+               "live_offline": pool.runners[-2], "live_offline_duration": pool.runners[-1], "live_home": live_home}
     finally:
         pool.close()
 

@@ -64,7 +64,8 @@ class Runner:
     def __init__(self, proc: subprocess.Popen, out_path: Path, started_ms: int) -> None:
         self.proc = proc
         self.out_path = out_path
-        self.started_ms = started_ms
+        self.started_ms = started_ms  # wall clock, comparable with the runner's own timestamps
+        self.started_mono = time.monotonic()
 
     @property
     def pid(self) -> int:
@@ -183,10 +184,9 @@ class SimAdmin:
     def clear_faults(self) -> None:
         self.delete("/_sim/faults")
 
-    def injected(self) -> dict:
-        """``{venue: {fault: count}}`` of faults that fired so far."""
-        faults = self.get("/_sim/faults")
-        return faults.get("injected", {}) if isinstance(faults, dict) else {}
+    def injected(self, venue: str, fault: str) -> int:
+        """How many times ``fault`` fired on ``venue`` since the simulator started."""
+        return int(self.get("/_sim/faults").get(venue, {}).get("injected", {}).get(fault, 0))
 
     def orders(self, prefix: str) -> list[dict]:
         """Every order the simulator received whose client order id (Gate ``t-`` removed) starts with ``prefix``."""

@@ -1,9 +1,9 @@
 """The main job as a user runs it, several runners against one database, and bad input.
 
-Three runners start at once against the session's simulator: the main job (``start --symbol NEIROETH
---duration 20 --no-dashboard``, its own database) and two tasks in two processes sharing a second
-database. Every runner has fake venue keys in its environment; the last test greps every file the
-session wrote for them.
+The runners of ``background_runs`` (conftest) run concurrently against the session's simulator: the
+main job (``start --symbol NEIROETH --duration 20 --no-dashboard``, its own database) and two tasks in
+two processes sharing a second database. Every runner has fake venue keys in its environment; the last
+test greps every file the session wrote for them.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.harness import (
     DELTA_TOL_BASE,
@@ -31,21 +28,6 @@ from tests.e2e.harness import (
     write_config,
 )
 
-MAIN_DURATION_S = 20
-PAIR_DURATION_S = 8
-
-
-@pytest.fixture(scope="module")
-def jobs(sim: SimAdmin, module_runners: RunnerPool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The main job and the two-process pair, started together (they run concurrently)."""
-    work = tmp_path_factory.mktemp("jobs")
-    main_db, pair_db = work / "main.sqlite", work / "pair.sqlite"
-    main = module_runners.spawn(["start", "--symbol", "NEIROETH", "--duration", str(MAIN_DURATION_S),
-                                 "--no-dashboard", "--db", str(main_db)], "main")
-    pair = [module_runners.spawn(["start", "--symbol", "NEIROETH", "--duration", str(PAIR_DURATION_S),
-                                  "--no-dashboard", "--db", str(pair_db)], f"pair{i}") for i in (1, 2)]
-    yield {"main": main, "main_db": main_db, "pair": pair, "pair_db": pair_db, "work": work}
-
 
 def _first_line_task_id(output: str) -> str:
     for line in output.splitlines():
@@ -54,38 +36,50 @@ def _first_line_task_id(output: str) -> str:
     raise AssertionError(f"no 'task <id> started' line in:\n{output[-1500:]}")
 
 
-def test_two_processes_one_db_and_owned_task_refused(jobs: dict, e2e_home: Path) -> None:
+def test_processes_share_one_db_and_owned_task_refused(background_runs: dict, e2e_home: Path) -> None:
+    jobs = background_runs
     db = jobs["pair_db"]
-    ids = [wait_until(lambda r=r: "started" in r.output() and _first_line_task_id(r.output()), 20,
-                      what="task started line") for r in jobs["pair"]]
-    assert ids[0] != ids[1]
+    owned = jobs["owned"]
+    owned_id = wait_until(lambda: "started" in owned.output() and _first_line_task_id(owned.output()), 30,
+                          what="owned task started")
+    row = wait_until(lambda: next((t for t in list_tasks(e2e_home, db)
+                                   if t["task_id"] == owned_id and t["lease"] == "live"), None), 15,
+                     what="a live lease on the owned task")
     # a second runner on a task owned by a live process: one line, exit 2, the owner keeps it
-    owner = wait_until(lambda: next((t for t in list_tasks(e2e_home, db)
-                                     if t["task_id"] == ids[0] and t["lease"] == "live"), None), 10,
-                       what="live lease")
-    res = run_cli(e2e_home, "tasks", "resume", ids[0], "--duration", "5", "--no-dashboard", "--db", str(db))
+    res = run_cli(e2e_home, "tasks", "resume", owned_id, "--duration", "5", "--no-dashboard", "--db", str(db))
     assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr, res.stderr
-    after = next(t for t in list_tasks(e2e_home, db) if t["task_id"] == ids[0])
-    assert after["owner_pid"] == owner["owner_pid"] == jobs["pair"][0].pid
+    after = next(t for t in list_tasks(e2e_home, db) if t["task_id"] == owned_id)
+    assert after["owner_pid"] == row["owner_pid"] == owned.pid and after["status"] == "running", after
+    # stopped from another process through the database
+    res = run_cli(e2e_home, "tasks", "stop", owned_id, "--db", str(db), "--wait", "40")
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert owned.wait(40) == 0, owned.output()[-1500:]
+
+    ids = []
     for runner in jobs["pair"]:
-        rc = runner.wait(60)
-        assert rc == 0, runner.output()[-1500:]
+        assert runner.wait(60) == 0, runner.output()[-1500:]
+        ids.append(_first_line_task_id(runner.output()))
+    assert len({*ids, owned_id}) == 3
     rows = {t["task_id"]: t for t in list_tasks(e2e_home, db)}
-    assert set(rows) == set(ids)
-    for task_id in ids:
-        assert rows[task_id]["status"] == "completed", rows[task_id]
+    assert set(rows) == {*ids, owned_id}
+    assert rows[owned_id]["status"] == "stopped", rows[owned_id]
+    for task_id in [*ids, owned_id]:
+        if task_id != owned_id:
+            assert rows[task_id]["status"] == "completed", rows[task_id]
         assert delta_of(rows[task_id]) <= DELTA_TOL_BASE, rows[task_id]
         show = show_task(e2e_home, db, task_id)
+        assert show["fills"], f"task {task_id} never traded"
         assert not sequence_problems(show)
         assert all(i["client_order_id"].startswith("arb" + task_id) for i in show["order_intents"])
     assert integrity_ok(db) == "ok"
 
 
-def test_main_job_completes_with_summary(jobs: dict, e2e_home: Path) -> None:
+def test_main_job_completes_with_summary(background_runs: dict, e2e_home: Path) -> None:
+    jobs = background_runs
     main = jobs["main"]
-    rc = main.wait(MAIN_DURATION_S + 60)
+    rc = main.wait(90)
     out = main.output()
     assert rc == 0, out[-2000:]
     assert "Traceback" not in out
@@ -150,15 +144,18 @@ def test_bad_input_one_line_exit_2_no_side_effects(sim: SimAdmin, e2e_home: Path
     assert _digest(newer) == newer_digest
 
 
-def test_secrets_never_written(jobs: dict, e2e_home: Path, sim: SimAdmin) -> None:
+def test_secrets_never_written(background_runs: dict, e2e_home: Path, sim: SimAdmin) -> None:
     """Every runner ran with fake venue keys in its environment: no file of the session holds them."""
-    for runner in [jobs["main"], *jobs["pair"]]:
-        assert runner.wait(90) == 0
+    jobs = background_runs
+    for runner in [jobs["main"], *jobs["pair"], jobs["live_offline"], jobs["live_offline_duration"]]:
+        runner.wait(90)
+    for runner in [jobs["main"], *jobs["pair"], jobs["owned"]]:
+        assert runner.proc.returncode == 0, runner.output()[-1500:]
     leaked = []
     for path in [*e2e_home.rglob("*"), *jobs["work"].rglob("*")]:
         if path.is_file() and SECRET.encode() in path.read_bytes():
             leaked.append(str(path))
-    for runner in [jobs["main"], *jobs["pair"]]:
+    for runner in [jobs["main"], *jobs["pair"], jobs["owned"], jobs["live_offline"], jobs["live_offline_duration"]]:
         assert runner.out_path.exists()
         if SECRET in runner.output():
             leaked.append(str(runner.out_path))
