@@ -288,12 +288,16 @@ def ledger_problems(show: dict, sim_orders: list[dict], sim_fills: list[dict], s
 
 
 def sequence_problems(show: dict) -> list[str]:
-    """Intents are numbered 1, 2, ... without repeats; each id ends with its zero-padded sequence."""
+    """Intents are numbered 1, 2, ..., n without repeats or gaps (none lost), in creation order; each id
+    ends with its zero-padded sequence."""
     intents = show.get("order_intents") or []
     seqs = [int(i["seq"]) for i in intents]
     problems = []
     if len(set(seqs)) != len(seqs):
         problems.append("repeated intent sequence numbers")
+    if sorted(set(seqs)) != list(range(1, len(set(seqs)) + 1)):
+        missing = sorted(set(range(1, max(seqs, default=0) + 1)) - set(seqs))
+        problems.append(f"intent sequence has gaps (missing {missing[:10]})")
     for intent in intents:
         if not intent["client_order_id"].endswith(f"{int(intent['seq']):06d}"):
             problems.append(f"{intent['client_order_id']} does not end with its sequence {intent['seq']}")

@@ -119,3 +119,5 @@ def test_ledger_checker_catches_mismatches() -> None:
     assert any("ledger fills" in p for p in ledger_problems(show, [order], [{**fill, "price": "0.2"}], 200))
     assert not sequence_problems(show)
     assert sequence_problems({"order_intents": [_intent("arbT000001", 1), _intent("arbT000001", 1)]})
+    assert any("gaps" in p for p in sequence_problems({"order_intents": [_intent("arbT000001", 1),
+                                                                       _intent("arbT000003", 3)]}))
