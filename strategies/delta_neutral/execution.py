@@ -53,6 +53,7 @@ _ORDER_TO_INTENT = {
 }
 #: consecutive OutcomeUnknown sends before the task halts (DESIGN section 5)
 MAX_UNKNOWN_STREAK = 3
+MAX_HEDGE_ROUNDS = 5  # per WAITING_ORDERS / COMPLETING visit
 
 
 class OrderFlow:
@@ -195,6 +196,29 @@ class OrderFlow:
         elif intents:
             await asyncio.gather(*(self._send(i) for i in intents))
         self._drain_events()
+
+    # ---- hedging ----------------------------------------------------------------------
+
+    async def _hedge_if_needed(self, reduce_only: bool = False) -> bool:
+        """Per-fill hedge: if net delta (incl. in-flight perp orders) is at least one
+        contract, journal a perp IOC (checkpoint) and send it. True if one was sent."""
+        if self.context.hedge_rounds >= MAX_HEDGE_ROUNDS or not self._book_fresh(policy.PERP):
+            return False
+        delta = self.ledger.net_delta_base() + self._in_flight_perp_base()
+        if not reduce_only and abs(delta) <= policy.delta_tolerance_base(self.config, self.infos[policy.PERP]):
+            return False  # within tolerance: re-hedging would only pay fees
+        book = self.venues[policy.PERP].book_top(self.symbol)
+        order = policy.hedge_order(delta, book, self.infos[policy.PERP], self.config.hedge_slippage_bps,
+                                   self._perp_contracts(), reduce_only=reduce_only,
+                                   leg="unwind_perp" if reduce_only else "hedge")
+        if order is None:
+            return False
+        intent = self._plan_intent(order)
+        self.context.hedge_rounds += 1
+        await self.checkpoint(f"hedge {order.side.value} {order.qty} contracts")  # intent before effect
+        await self._send(intent)
+        self._drain_events()
+        return True
 
     # ---- resolving -------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """Venue reconciliation of the delta-neutral task: a mixin for DeltaNeutralTask.
 
+* ``_ensure_connected``: start every venue, load its rules, watch books and user
+  streams; each venue bounded by ``sync_timeout_s``, retried at most once a second,
+  errors remembered per venue (``cannot reach gate_spot: ...``) for SYNCING's halt.
 * ``_reconcile`` (once per process, before anything else runs after a start or
   restart): settle every unresolved intent by query (never by re-sending), find
   open orders carrying our client-order-id prefix, poll funding, then compare
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from exchanges import clock
@@ -27,10 +31,50 @@ from strategies.delta_neutral.policy import PERP, SPOT_VENUES
 ZERO = Decimal(0)
 ALL_VENUES = (VenueId.GATE_SPOT, VenueId.MEXC_SPOT, VenueId.GATE_PERP)
 FUNDING_POLL_S = 60.0
+CONNECT_RETRY_MS = 1000  # SYNCING retries an unreachable venue at most once a second
 
 
 class VenueSync:
-    """Mixin: reconciliation against the venues (see module docstring)."""
+    """Mixin: connection and reconciliation against the venues (see module docstring)."""
+
+    async def _ensure_connected(self) -> bool:
+        """Start every venue not yet started (each bounded by ``sync_timeout_s``); at most one
+        attempt per CONNECT_RETRY_MS. False (error remembered) while one cannot be reached."""
+        if self._connected:
+            return True
+        self._listen()
+        now = clock.now_ms()
+        if now < self._next_connect_ms:
+            return False
+        self._next_connect_ms = now + CONNECT_RETRY_MS
+
+        async def one(vid: VenueId) -> None:
+            venue = self.venues[vid]
+            await venue.start()
+            self.infos[vid] = await venue.symbol_info(self.symbol)
+            await venue.watch_book(self.symbol)
+            await venue.watch_user(self.symbol)
+
+        pending = [v for v in ALL_VENUES if v not in self._ready_venues]
+        results = await asyncio.gather(*(asyncio.wait_for(one(v), self.config.sync_timeout_s) for v in pending),
+                                       return_exceptions=True)
+        errors = []
+        for vid, res in zip(pending, results):
+            if isinstance(res, (VenueError, OSError, asyncio.TimeoutError)):
+                text = str(res) or ("timed out" if isinstance(res, asyncio.TimeoutError) else "")
+                errors.append(f"{vid.value}: {type(res).__name__}: {text}")
+            elif isinstance(res, BaseException):
+                raise res  # a bug, not a network problem: the runner marks the task failed
+            else:
+                self._ready_venues.add(vid)
+        if errors:
+            self._connect_error = "; ".join(errors)
+            if self.last_error != f"cannot reach {self._connect_error}":
+                self.set_error(f"cannot reach {self._connect_error}")
+            return False
+        self._connect_error = ""
+        self._connected = True
+        return True
 
     async def _reconcile(self) -> bool:
         """Settle every unresolved intent with the venues, find open orders carrying

@@ -24,7 +24,6 @@ the task owns halts the task with a readable reason.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from decimal import Decimal
@@ -34,7 +33,6 @@ import msgspec
 
 from exchanges import clock
 from exchanges.models import Side, SymbolInfo, VenueId
-from exchanges.venue import VenueError
 from state.records import IntentStatus
 from strategies.base import BaseContext, Finish, Next, StrategyTask
 
@@ -48,8 +46,6 @@ from strategies.delta_neutral.policy import PERP, SPOT_VENUES
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 DECIDE_EVERY_MS = 250  # MONITORING re-decides at least this often without a book event (cooldowns, deadlines)
-CONNECT_RETRY_MS = 1000  # SYNCING retries an unreachable venue at most once a second
-MAX_HEDGE_ROUNDS = 5  # per WAITING_ORDERS / COMPLETING visit
 MAX_UNWIND_ROUNDS = 10
 
 
@@ -152,45 +148,6 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
                 v.add_listener(self._on_event)
             self._listening = True
 
-    async def _ensure_connected(self) -> bool:
-        """Start every venue not yet started (each bounded by ``sync_timeout_s``); at most one
-        attempt per CONNECT_RETRY_MS. False (error remembered) while one cannot be reached."""
-        if self._connected:
-            return True
-        self._listen()
-        now = clock.now_ms()
-        if now < self._next_connect_ms:
-            return False
-        self._next_connect_ms = now + CONNECT_RETRY_MS
-
-        async def one(vid: VenueId) -> None:
-            venue = self.venues[vid]
-            await venue.start()
-            self.infos[vid] = await venue.symbol_info(self.symbol)
-            await venue.watch_book(self.symbol)
-            await venue.watch_user(self.symbol)
-
-        pending = [v for v in ALL_VENUES if v not in self._ready_venues]
-        results = await asyncio.gather(*(asyncio.wait_for(one(v), self.config.sync_timeout_s) for v in pending),
-                                       return_exceptions=True)
-        errors = []
-        for vid, res in zip(pending, results):
-            if isinstance(res, (VenueError, OSError, asyncio.TimeoutError)):
-                text = str(res) or ("timed out" if isinstance(res, asyncio.TimeoutError) else "")
-                errors.append(f"{vid.value}: {type(res).__name__}: {text}")
-            elif isinstance(res, BaseException):
-                raise res  # a bug, not a network problem: the runner marks the task failed
-            else:
-                self._ready_venues.add(vid)
-        if errors:
-            self._connect_error = "; ".join(errors)
-            if self.last_error != f"cannot reach {self._connect_error}":
-                self.set_error(f"cannot reach {self._connect_error}")
-            return False
-        self._connect_error = ""
-        self._connected = True
-        return True
-
     async def _prepare(self) -> bool:
         """Connected and reconciled (once per process); False = stay and retry."""
         if not await self._ensure_connected():
@@ -268,29 +225,6 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             net_delta_base=self.ledger.net_delta_base(), config=self.config, building=ctx.building,
             build_orders=build_orders, single_leg_order=sl_order, single_leg_expired=sl_expired, now_ms=now,
             last_rebalance_ms=ctx.last_rebalance_ms, low_since_ms=ctx.low_since_ms)
-
-    # ---- hedging ----------------------------------------------------------------------
-
-    async def _hedge_if_needed(self, reduce_only: bool = False) -> bool:
-        """Per-fill hedge: if net delta (incl. in-flight perp orders) is at least one
-        contract, journal a perp IOC (checkpoint) and send it. True if one was sent."""
-        if self.context.hedge_rounds >= MAX_HEDGE_ROUNDS or not self._book_fresh(PERP):
-            return False
-        delta = self.ledger.net_delta_base() + self._in_flight_perp_base()
-        if not reduce_only and abs(delta) <= policy.delta_tolerance_base(self.config, self.infos[PERP]):
-            return False  # within tolerance: re-hedging would only pay fees
-        book = self.venues[PERP].book_top(self.symbol)
-        order = policy.hedge_order(delta, book, self.infos[PERP], self.config.hedge_slippage_bps,
-                                   self._perp_contracts(), reduce_only=reduce_only,
-                                   leg="unwind_perp" if reduce_only else "hedge")
-        if order is None:
-            return False
-        intent = self._plan_intent(order)
-        self.context.hedge_rounds += 1
-        await self.checkpoint(f"hedge {order.side.value} {order.qty} contracts")  # intent before effect
-        await self._send(intent)
-        self._drain_events()
-        return True
 
     # ---- state handlers -------------------------------------------------------------
 
