@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--mode", choices=["sim", "paper", "live"], default="sim",
                        help="sim (local simulator, default), paper (live data, simulated fills), live (real orders)")
     start.add_argument("--live", action="store_true", help="confirm real trading with --mode live")
-    start.add_argument("--config", metavar="PATH", help="strategy config file (TOML; see README "Configuration")")
+    start.add_argument("--config", metavar="PATH", help="strategy config file (TOML; see the README, Configuration)")
     start.add_argument("--duration", type=_positive_seconds, metavar="SECONDS",
                        help="stop gracefully after this many seconds (status completed)")
     start.add_argument("--strategy", default="delta_neutral", help="strategy name (default delta_neutral)")
