@@ -57,8 +57,13 @@ WS_PING_INTERVAL_S = 20.0  # PYMEXC pings every 20 s; server drops after 60 s si
 WS_MAX_SUBSCRIPTIONS = 30
 LISTEN_KEY_KEEPALIVE_S = 30 * 60.0  # key lives 60 min; extend every ~30 min (section 3.6)
 
-TOPIC_BOOK_TICKER = "spot@public.aggre.bookTicker.v3.api.pb@100ms@{symbol}"
-TOPIC_DEPTH = "spot@public.aggre.depth.v3.api.pb@100ms@{symbol}"
+# Aggregation interval of the public aggre topics (section 4.3: "100ms" or "10ms").
+# 10 ms: a top-of-book change reaches us within ~10 ms instead of up to 100 ms,
+# so MEXC-triggered reactions are not held back by the venue's batching.
+BOOK_INTERVALS = ("10ms", "100ms")
+DEFAULT_BOOK_INTERVAL = "10ms"
+TOPIC_BOOK_TICKER = "spot@public.aggre.bookTicker.v3.api.pb@{interval}@{symbol}"
+TOPIC_DEPTH = "spot@public.aggre.depth.v3.api.pb@{interval}@{symbol}"
 TOPIC_PRIVATE_ORDERS = "spot@private.orders.v3.api.pb"
 TOPIC_PRIVATE_DEALS = "spot@private.deals.v3.api.pb"
 TOPIC_PRIVATE_ACCOUNT = "spot@private.account.v3.api.pb"

@@ -86,8 +86,12 @@ class MexcSpotVenue:
         api_secret: str = "",
         request_timeout_s: float = 5.0,
         recv_window_ms: int = 5000,
+        book_interval: str = C.DEFAULT_BOOK_INTERVAL,
     ) -> None:
+        if book_interval not in C.BOOK_INTERVALS:
+            raise ValueError(f"book_interval must be one of {C.BOOK_INTERVALS}, got {book_interval!r}")
         self.ws_url = ws_url
+        self.book_interval = book_interval
         self.rest = MexcRest(rest_url=rest_url, api_key=api_key, api_secret=api_secret,
                              request_timeout_s=request_timeout_s, recv_window_ms=recv_window_ms)
         self._listeners: list[VenueListener] = []
@@ -157,13 +161,13 @@ class MexcSpotVenue:
         raise NotFound(f"MEXC does not list {symbol.mexc}", venue=C.VENUE_NAME, code="-1121")
 
     async def watch_book(self, symbol: Symbol) -> None:
-        """Subscribe ``aggre.depth`` and ``aggre.bookTicker`` for ``symbol`` (section 4.3)
+        """Subscribe ``aggre.depth`` and ``aggre.bookTicker`` at ``book_interval`` for ``symbol`` (section 4.3)
         and keep a sequence-checked book (section 4.5). Returns once subscribed."""
         self._symbols[symbol.mexc] = symbol
         self.books.track(symbol)
         conn = self._public_conn()
-        await conn.subscribe(C.TOPIC_DEPTH.format(symbol=symbol.mexc))
-        await conn.subscribe(C.TOPIC_BOOK_TICKER.format(symbol=symbol.mexc))
+        await conn.subscribe(C.TOPIC_DEPTH.format(interval=self.book_interval, symbol=symbol.mexc))
+        await conn.subscribe(C.TOPIC_BOOK_TICKER.format(interval=self.book_interval, symbol=symbol.mexc))
 
     def book_top(self, symbol: Symbol) -> BookTop | None:
         """O(1) best bid/ask; ``stale`` while disconnected or resyncing. No I/O."""

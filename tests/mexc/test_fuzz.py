@@ -100,7 +100,7 @@ hostile = st.one_of(st.text(max_size=12), st.sampled_from(["", "0", "-1", "NaN",
 @given(hostile, hostile, hostile, hostile, st.lists(st.tuples(hostile, hostile), max_size=4),
        st.sampled_from(["NEIROETHUSDT", "", "??", "BTCUSDT"]))
 def test_hostile_field_values(frm: str, to: str, price: str, qty: str, levels: list, symbol: str) -> None:
-    depth = pb.PushDataV3ApiWrapper(channel="spot@public.aggre.depth.v3.api.pb@100ms@" + symbol, symbol=symbol)
+    depth = pb.PushDataV3ApiWrapper(channel="spot@public.aggre.depth.v3.api.pb@10ms@" + symbol, symbol=symbol)
     depth.publicAggreDepths.fromVersion, depth.publicAggreDepths.toVersion = frm, to
     for p, q in levels:
         depth.publicAggreDepths.bids.add(price=p, quantity=q)

@@ -18,15 +18,15 @@ from tests.mexc.conftest import wait_until
 from tests.mexc.fake_mexc import API_KEY, API_SECRET, FakeMexc
 
 NEIRO = Symbol("NEIROETH")
-DEPTH_TOPIC = "spot@public.aggre.depth.v3.api.pb@100ms@NEIROETHUSDT"
-TICKER_TOPIC = "spot@public.aggre.bookTicker.v3.api.pb@100ms@NEIROETHUSDT"
+DEPTH_TOPIC = "spot@public.aggre.depth.v3.api.pb@10ms@NEIROETHUSDT"
+TICKER_TOPIC = "spot@public.aggre.bookTicker.v3.api.pb@10ms@NEIROETHUSDT"
 
 
 def depth_frame(frm: int, to: int, bids=(), asks=()) -> bytes:
     msg = pb.PushDataV3ApiWrapper(channel=DEPTH_TOPIC, symbol="NEIROETHUSDT", sendTime=1736411507002)
     body = msg.publicAggreDepths
     body.fromVersion, body.toVersion = str(frm), str(to)
-    body.eventType = "spot@public.aggre.depth.v3.api.pb@100ms"
+    body.eventType = "spot@public.aggre.depth.v3.api.pb@10ms"
     for p, q in bids:
         body.bids.add(price=p, quantity=q)
     for p, q in asks:
@@ -173,3 +173,18 @@ async def test_refused_private_subscription_cleans_up(venue: MexcSpotVenue, fake
     assert venue.user is None
     await wait_until(lambda: not fake.ws_conns, what="private socket closed")
     assert "lk1" not in fake.listen_keys  # key released
+
+
+async def test_book_interval_is_configurable_and_validated(fake: FakeMexc) -> None:
+    """Default 10ms aggre topics (section 4.3); 100ms on request; anything else refused at construction."""
+    assert MexcSpotVenue(rest_url=fake.rest_url, ws_url=fake.ws_url).book_interval == "10ms"
+    slow = MexcSpotVenue(rest_url=fake.rest_url, ws_url=fake.ws_url, book_interval="100ms")
+    try:
+        await slow.start()
+        await slow.watch_book(NEIRO)
+        assert fake.subscriptions == [DEPTH_TOPIC.replace("@10ms@", "@100ms@"),
+                                      TICKER_TOPIC.replace("@10ms@", "@100ms@")]
+    finally:
+        await slow.close()
+    with pytest.raises(ValueError, match="book_interval"):
+        MexcSpotVenue(rest_url=fake.rest_url, ws_url=fake.ws_url, book_interval="1s")
