@@ -241,12 +241,18 @@ class Store:
         await c.execute("PRAGMA journal_mode=WAL")
         await c.execute("PRAGMA foreign_keys=ON")
         await self._set_sync(True)
-        for target in range(version, SCHEMA_VERSION):
+        while version < SCHEMA_VERSION:
             await c.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _split_sql(MIGRATIONS[target]):
-                    await c.execute(statement)
-                await c.execute(f"PRAGMA user_version={target + 1}")
+                # Re-read under the write lock: another process may have migrated this
+                # (fresh) file between our first read and now.
+                async with c.execute("PRAGMA user_version") as cur:
+                    (version,) = await cur.fetchone()
+                if version < SCHEMA_VERSION:
+                    for statement in _split_sql(MIGRATIONS[version]):
+                        await c.execute(statement)
+                    version += 1
+                    await c.execute(f"PRAGMA user_version={version}")
                 await c.execute("COMMIT")
             except BaseException:
                 await c.execute("ROLLBACK")
