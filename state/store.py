@@ -18,7 +18,6 @@ defaults to ``~/.arb-runner``). The file is created with mode 0600.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ import aiosqlite
 import msgspec
 
 from exchanges.clock import now_ms
+from state.commit import GroupCommitter, Step
 from state.records import (
     ControlRequest,
     FillRecord,
@@ -39,6 +39,7 @@ from state.records import (
     TaskStatus,
     TransitionRecord,
 )
+from state.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 class StoreError(Exception):
@@ -48,83 +49,6 @@ class StoreError(Exception):
 class LeaseLost(StoreError):
     """A commit was attempted by a process that no longer owns the task's lease."""
 
-
-MIGRATIONS: list[str] = [
-    # v1
-    """
-    CREATE TABLE tasks (
-        task_id TEXT PRIMARY KEY,
-        strategy TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        mode TEXT NOT NULL,
-        config TEXT NOT NULL,
-        status TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_ms INTEGER NOT NULL,
-        updated_ms INTEGER NOT NULL,
-        state_entered_ms INTEGER NOT NULL DEFAULT 0,
-        owner_id TEXT,
-        owner_pid INTEGER,
-        owner_host TEXT,
-        heartbeat_ms INTEGER NOT NULL DEFAULT 0,
-        version INTEGER NOT NULL DEFAULT 0,
-        context TEXT NOT NULL DEFAULT '{}',
-        pnl TEXT NOT NULL DEFAULT '{}',
-        last_error TEXT NOT NULL DEFAULT ''
-    );
-    CREATE TABLE transitions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        task_id TEXT NOT NULL REFERENCES tasks(task_id),
-        version INTEGER NOT NULL,
-        ts_ms INTEGER NOT NULL,
-        src TEXT NOT NULL,
-        dst TEXT NOT NULL,
-        trigger TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX transitions_task ON transitions(task_id, id);
-    CREATE TABLE order_intents (
-        client_order_id TEXT PRIMARY KEY,
-        task_id TEXT NOT NULL REFERENCES tasks(task_id),
-        seq INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        updated_ms INTEGER NOT NULL,
-        data TEXT NOT NULL
-    );
-    CREATE INDEX order_intents_task ON order_intents(task_id, seq);
-    CREATE TABLE fills (
-        task_id TEXT NOT NULL REFERENCES tasks(task_id),
-        venue TEXT NOT NULL,
-        trade_id TEXT NOT NULL,
-        client_order_id TEXT NOT NULL,
-        ts_ms INTEGER NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (task_id, venue, trade_id)
-    );
-    CREATE TABLE funding (
-        task_id TEXT NOT NULL REFERENCES tasks(task_id),
-        venue TEXT NOT NULL,
-        ts_ms INTEGER NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (task_id, venue, ts_ms)
-    );
-    CREATE TABLE control (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        task_id TEXT NOT NULL REFERENCES tasks(task_id),
-        action TEXT NOT NULL,
-        flatten INTEGER NOT NULL DEFAULT 0,
-        created_ms INTEGER NOT NULL,
-        acked_ms INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX control_pending ON control(task_id, acked_ms);
-    CREATE TABLE task_live (
-        task_id TEXT PRIMARY KEY,
-        updated_ms INTEGER NOT NULL,
-        data TEXT NOT NULL
-    );
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _TASK_COLUMNS = (
     "task_id, strategy, symbol, mode, config, status, state, created_ms, updated_ms, state_entered_ms, "
@@ -157,18 +81,6 @@ def _ensure_file_0600(path: Path) -> None:
     os.chmod(path, 0o600)  # regardless of umask
 
 
-def _locked(fn):
-    """Run a write method under the store's write lock."""
-    import functools
-
-    @functools.wraps(fn)
-    async def wrapper(self: "Store", *args, **kwargs):
-        async with self.write_lock:
-            return await fn(self, *args, **kwargs)
-
-    return wrapper
-
-
 def _task_from_row(row: sqlite3.Row | tuple) -> TaskRecord:
     (task_id, strategy, symbol, mode, config, status, state, created_ms, updated_ms, state_entered_ms,
      owner_id, owner_pid, owner_host, heartbeat_ms, version, context, pnl, last_error) = row
@@ -187,9 +99,10 @@ class Store:
         self._conn = conn
         self.path = path
         self._sync_full: bool | None = None
-        # One aiosqlite connection serialises statements, but a transaction spans
-        # several awaits: this lock keeps two coroutines' transactions apart.
-        self.write_lock = asyncio.Lock()
+        # Every write runs as ONE function on aiosqlite's thread (a whole transaction per hop), so
+        # statements of different coroutines never interleave inside a transaction; FSM steps are
+        # group-committed (state/commit.py).
+        self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced)
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -259,32 +172,52 @@ class Store:
                 raise
 
     async def close(self) -> None:
+        """Wait for queued step commits, then close the connection."""
+        await self._committer.drain()
         await self._conn.close()
 
+    @property
+    def commit_stats(self) -> dict[str, int]:
+        """Group-commit counters: ``groups``, ``steps``, ``max_group`` (benches)."""
+        c = self._committer
+        return {"groups": c.groups, "steps": c.steps, "max_group": c.max_group}
+
     async def _set_sync(self, full: bool) -> None:
+        await self._conn._execute(self._sync_in_thread, self._conn._conn, full)
+
+    def _sync_in_thread(self, db: sqlite3.Connection, full: bool) -> None:
+        """On the SQLite thread: select ``synchronous=FULL``/``NORMAL`` for the next commit."""
         if self._sync_full is not full:
-            await self._conn.execute("PRAGMA synchronous=FULL" if full else "PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=FULL" if full else "PRAGMA synchronous=NORMAL")
             self._sync_full = full
 
+    @staticmethod
+    def _fenced(step: Step) -> LeaseLost:
+        return LeaseLost(f"task {step.task_id}: lease is not held by {step.owner_id}")
+
+    async def _write(self, durable: bool, fn, *args):
+        """Run ``fn(db, *args)`` on the SQLite thread in one hop, ``synchronous`` FULL if ``durable``."""
+        return await self._conn._execute(self._write_in_thread, durable, fn, args)
+
+    def _write_in_thread(self, durable: bool, fn, args: tuple):
+        db = self._conn._conn
+        self._sync_in_thread(db, durable)
+        return fn(db, *args)
+
     async def _fetchall(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        async with self._conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return await self._conn._execute(_fetch, self._conn._conn, sql, tuple(params))
 
     # ---- tasks -------------------------------------------------------------
 
-    @_locked
     async def create_task(self, rec: TaskRecord) -> None:
         """Insert a new task (its id must be new)."""
         ts = now_ms()
         rec.created_ms = rec.created_ms or ts
         rec.updated_ms = ts
-        await self._set_sync(True)
-        await self._conn.execute(
-            f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({','.join('?' * 18)})",
-            (rec.task_id, rec.strategy, rec.symbol, rec.mode, rec.config, rec.status.value, State(rec.state).value, rec.created_ms, rec.updated_ms, rec.state_entered_ms,
-             rec.owner_id, rec.owner_pid, rec.owner_host, rec.heartbeat_ms, rec.version, rec.context, rec.pnl,
-             rec.last_error),
-        )
+        row = (rec.task_id, rec.strategy, rec.symbol, rec.mode, rec.config, rec.status.value, State(rec.state).value,
+               rec.created_ms, rec.updated_ms, rec.state_entered_ms, rec.owner_id, rec.owner_pid, rec.owner_host,
+               rec.heartbeat_ms, rec.version, rec.context, rec.pnl, rec.last_error)
+        await self._write(True, _exec, f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         rows = await self._fetchall(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id=?", (task_id,))
@@ -294,7 +227,6 @@ class Store:
         rows = await self._fetchall(f"SELECT {_TASK_COLUMNS} FROM tasks ORDER BY created_ms, task_id")
         return [_task_from_row(r) for r in rows]
 
-    @_locked
     async def set_status(self, task_id: str, status: TaskStatus, reason: str = "",
                          owner_id: str | None = None) -> None:
         """Set a task's status and journal it (src == dst == current state).
@@ -302,49 +234,46 @@ class Store:
         With ``owner_id`` the update is fenced by the lease (raises LeaseLost).
         """
         ts = now_ms()
-        await self._set_sync(True)
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            sql = "UPDATE tasks SET status=?, updated_ms=? WHERE task_id=?"
-            params: list = [status.value, ts, task_id]
-            if owner_id is not None:
-                sql += " AND owner_id=?"
-                params.append(owner_id)
-            cur = await self._conn.execute(sql, params)
-            if cur.rowcount != 1:
-                raise LeaseLost(f"task {task_id}: not updated (lease lost or unknown task)")
-            rows = await self._fetchall("SELECT state, version FROM tasks WHERE task_id=?", (task_id,))
-            state, version = rows[0]
-            await self._conn.execute(
-                "INSERT INTO transitions (task_id, version, ts_ms, src, dst, trigger, reason) VALUES (?,?,?,?,?,?,?)",
-                (task_id, version, ts, state, state, f"status:{status.value}", reason),
-            )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
 
-    @_locked
+        def run(db: sqlite3.Connection) -> bool:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                sql = "UPDATE tasks SET status=?, updated_ms=? WHERE task_id=?"
+                params: list = [status.value, ts, task_id]
+                if owner_id is not None:
+                    sql += " AND owner_id=?"
+                    params.append(owner_id)
+                if db.execute(sql, params).rowcount != 1:
+                    db.execute("ROLLBACK")
+                    return False
+                state, version = db.execute("SELECT state, version FROM tasks WHERE task_id=?", (task_id,)).fetchone()
+                db.execute("INSERT INTO transitions (task_id, version, ts_ms, src, dst, trigger, reason) "
+                           "VALUES (?,?,?,?,?,?,?)", (task_id, version, ts, state, state, f"status:{status.value}",
+                                                      reason))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            return True
+
+        if not await self._write(True, run):
+            raise LeaseLost(f"task {task_id}: not updated (lease lost or unknown task)")
+
     async def set_error(self, task_id: str, text: str) -> None:
         """Record the last error shown in listings (not fenced; informational)."""
-        await self._conn.execute("UPDATE tasks SET last_error=?, updated_ms=? WHERE task_id=?",
-                                 (text[-2000:], now_ms(), task_id))
+        await self._write(True, _exec, "UPDATE tasks SET last_error=?, updated_ms=? WHERE task_id=?",
+                          (text[-2000:], now_ms(), task_id))
 
-    @_locked
     async def journal(self, task_id: str, trigger: str, reason: str) -> None:
         """Append a free-form journal row (e.g. a traceback) at the current state."""
-        rows = await self._fetchall("SELECT state, version FROM tasks WHERE task_id=?", (task_id,))
-        if not rows:
-            return
-        state, version = rows[0]
-        await self._conn.execute(
-            "INSERT INTO transitions (task_id, version, ts_ms, src, dst, trigger, reason) VALUES (?,?,?,?,?,?,?)",
-            (task_id, version, now_ms(), state, state, trigger, reason),
-        )
+        await self._write(True, _exec,
+                          "INSERT INTO transitions (task_id, version, ts_ms, src, dst, trigger, reason) "
+                          "SELECT task_id, version, ?, state, state, ?, ? FROM tasks WHERE task_id=?",
+                          (now_ms(), trigger, reason, task_id))
 
     # ---- the FSM commit ----------------------------------------------------
 
-    @_locked
     async def commit_step(
         self,
         task_id: str,
@@ -368,10 +297,15 @@ class Store:
 
         Writes the checkpoint (state, context, PnL, status), the journal row,
         new intents (a duplicate client order id raises ``sqlite3.IntegrityError``
-        and nothing is committed), intent updates, fills and funding (both
-        idempotent), and acknowledges the control requests ``ack_controls``
+        and nothing of this step is committed), intent updates, fills and funding
+        (both idempotent), and acknowledges the control requests ``ack_controls``
         whose effect this step makes durable. Raises LeaseLost when
         ``owner_id`` does not hold the lease.
+
+        Steps of concurrent callers are group-committed (:mod:`state.commit`): one
+        transaction, one fsync, each step in its own savepoint; the await returns
+        after the COMMIT of the caller's group. ``durable`` selects
+        ``synchronous=FULL`` (a group is durable when any of its steps is).
         """
         ts = now_ms()
         sql = ("UPDATE tasks SET state=?, state_entered_ms=?, context=?, pnl=?, updated_ms=?, "
@@ -389,7 +323,8 @@ class Store:
         if transition is not None:
             journal = [task_id, None, transition.ts_ms or ts, transition.src, transition.dst, transition.trigger,
                        transition.reason]
-        rows = _StepRows(
+        step = Step(
+            task_id, owner_id, durable, sql, params, journal,
             new_intents=[(i.client_order_id, task_id, i.seq, i.status.value, ts, _encode(i).decode())
                          for i in new_intents],
             updates=[(i.status.value, ts, _encode(i).decode(), i.client_order_id, task_id) for i in intent_updates],
@@ -398,52 +333,7 @@ class Store:
             funding=[(task_id, f.venue.value, f.ts_ms, _encode(f).decode()) for f in funding],
             acks=[(ts, int(cid), task_id) for cid in ack_controls],
         )
-        # The whole transaction runs in ONE call on the connection's thread: a step costs one
-        # thread hop instead of one per statement (the hot path commits twice per reaction).
-        version = await self._conn._execute(self._commit_step_sync, durable, sql, params, journal, rows)
-        if version is None:
-            raise LeaseLost(f"task {task_id}: lease is not held by {owner_id}")
-        return version
-
-    def _commit_step_sync(self, durable: bool, sql: str, params: list, journal: list | None,
-                          rows: "_StepRows") -> int | None:
-        """Body of :meth:`commit_step`, run on the aiosqlite thread (plain sqlite3 calls).
-        Returns the new version, or None (rolled back) when the lease is not held."""
-        db = self._conn._conn
-        if self._sync_full is not durable:
-            db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
-            self._sync_full = durable
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            row = db.execute(sql, params).fetchone()
-            if row is None:
-                db.execute("ROLLBACK")
-                return None
-            (version,) = row
-            if journal is not None:
-                journal[1] = version
-                db.execute("INSERT INTO transitions (task_id, version, ts_ms, src, dst, trigger, reason) "
-                           "VALUES (?,?,?,?,?,?,?)", journal)
-            if rows.new_intents:
-                db.executemany("INSERT INTO order_intents (client_order_id, task_id, seq, status, updated_ms, data) "
-                               "VALUES (?,?,?,?,?,?)", rows.new_intents)
-            if rows.updates:
-                db.executemany("UPDATE order_intents SET status=?, updated_ms=?, data=? "
-                               "WHERE client_order_id=? AND task_id=?", rows.updates)
-            if rows.fills:
-                db.executemany("INSERT OR IGNORE INTO fills (task_id, venue, trade_id, client_order_id, ts_ms, data) "
-                               "VALUES (?,?,?,?,?,?)", rows.fills)
-            if rows.funding:
-                db.executemany("INSERT OR IGNORE INTO funding (task_id, venue, ts_ms, data) VALUES (?,?,?,?)",
-                               rows.funding)
-            if rows.acks:
-                db.executemany("UPDATE control SET acked_ms=? WHERE id=? AND task_id=?", rows.acks)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return version
+        return await self._committer.submit(step)
 
     # ---- reads -------------------------------------------------------------
 
@@ -484,7 +374,6 @@ class Store:
 
     # ---- lease -------------------------------------------------------------
 
-    @_locked
     async def acquire_lease(self, task_id: str, owner_id: str, pid: int, host: str, ttl_s: float,
                             force: bool = False) -> bool:
         """Take the task's lease if free, already ours, expired, or ``force``.
@@ -493,54 +382,58 @@ class Store:
         """
         ts = now_ms()
         expired_before = ts - int(ttl_s * 1000)
-        await self._set_sync(True)
         sql = ("UPDATE tasks SET owner_id=?, owner_pid=?, owner_host=?, heartbeat_ms=?, updated_ms=? "
                "WHERE task_id=?")
         params: list = [owner_id, pid, host, ts, ts, task_id]
         if not force:
             sql += " AND (owner_id IS NULL OR owner_id=? OR heartbeat_ms < ?)"
             params += [owner_id, expired_before]
-        cur = await self._conn.execute(sql, params)
-        return cur.rowcount == 1
+        return await self._write(True, _exec, sql, params) == 1
 
-    @_locked
     async def heartbeat(self, task_id: str, owner_id: str) -> bool:
         """Refresh the lease; False when it is no longer ours."""
-        await self._set_sync(False)
-        cur = await self._conn.execute(
-            "UPDATE tasks SET heartbeat_ms=? WHERE task_id=? AND owner_id=?", (now_ms(), task_id, owner_id))
-        return cur.rowcount == 1
+        return task_id in await self.heartbeat_many([task_id], owner_id)
 
-    @_locked
+    async def heartbeat_many(self, task_ids: Iterable[str], owner_id: str) -> set[str]:
+        """Refresh the leases of ``task_ids`` in ONE statement; returns the ids still held by
+        ``owner_id`` (a missing id: its lease was taken over; stop driving it)."""
+        ids = list(task_ids)
+        if not ids:
+            return set()
+        sql = (f"UPDATE tasks SET heartbeat_ms=? WHERE owner_id=? AND task_id IN ({','.join('?' * len(ids))}) "
+               "RETURNING task_id")
+        rows = await self._write(False, _fetch, sql, [now_ms(), owner_id, *ids])
+        return {r[0] for r in rows}
+
     async def release_lease(self, task_id: str, owner_id: str) -> None:
-        await self._set_sync(True)
-        await self._conn.execute(
-            "UPDATE tasks SET owner_id=NULL, owner_pid=NULL, owner_host=NULL, heartbeat_ms=0 "
-            "WHERE task_id=? AND owner_id=?", (task_id, owner_id))
+        await self._write(True, _exec, "UPDATE tasks SET owner_id=NULL, owner_pid=NULL, owner_host=NULL, "
+                          "heartbeat_ms=0 WHERE task_id=? AND owner_id=?", (task_id, owner_id))
 
     # ---- control requests --------------------------------------------------
 
-    @_locked
     async def request_control(self, task_id: str, action: str, flatten: bool = False) -> int:
         """Queue a ``stop``/``pause`` request for the task's owner; returns its id."""
         if action not in ("stop", "pause"):
             raise ValueError(f"unknown control action {action!r}")
-        await self._set_sync(True)
-        cur = await self._conn.execute(
-            "INSERT INTO control (task_id, action, flatten, created_ms) VALUES (?,?,?,?)",
-            (task_id, action, int(flatten), now_ms()))
-        return int(cur.lastrowid)
+        return await self._write(True, _insert, "INSERT INTO control (task_id, action, flatten, created_ms) "
+                                 "VALUES (?,?,?,?)", (task_id, action, int(flatten), now_ms()))
 
     async def pending_controls(self, task_id: str) -> list[ControlRequest]:
+        return await self.pending_controls_many([task_id])
+
+    async def pending_controls_many(self, task_ids: Iterable[str]) -> list[ControlRequest]:
+        """Unacknowledged control requests of all ``task_ids`` in ONE query, oldest first."""
+        ids = list(task_ids)
+        if not ids:
+            return []
         rows = await self._fetchall(
             "SELECT id, task_id, action, flatten, created_ms, acked_ms FROM control "
-            "WHERE task_id=? AND acked_ms=0 ORDER BY id", (task_id,))
+            f"WHERE task_id IN ({','.join('?' * len(ids))}) AND acked_ms=0 ORDER BY id", ids)
         return [ControlRequest(id=r[0], task_id=r[1], action=r[2], flatten=bool(r[3]), created_ms=r[4],
                                acked_ms=r[5]) for r in rows]
 
-    @_locked
     async def ack_control(self, control_id: int) -> None:
-        await self._conn.execute("UPDATE control SET acked_ms=? WHERE id=?", (now_ms(), control_id))
+        await self._write(True, _exec, "UPDATE control SET acked_ms=? WHERE id=?", (now_ms(), control_id))
 
     async def control(self, control_id: int) -> ControlRequest | None:
         rows = await self._fetchall(
@@ -553,28 +446,51 @@ class Store:
 
     # ---- live telemetry (dashboard) ----------------------------------------
 
-    @_locked
     async def put_live(self, task_id: str, json_text: str) -> None:
         """Upsert the task's dashboard telemetry (not fsynced: it is derivable)."""
-        await self._set_sync(False)
-        await self._conn.execute(
-            "INSERT INTO task_live (task_id, updated_ms, data) VALUES (?,?,?) "
-            "ON CONFLICT(task_id) DO UPDATE SET updated_ms=excluded.updated_ms, data=excluded.data",
-            (task_id, now_ms(), json_text))
+        await self.put_live_many([(task_id, json_text)])
+
+    async def put_live_many(self, items: Iterable[tuple[str, str]]) -> None:
+        """Upsert ``(task_id, json_text)`` telemetry rows in ONE transaction (not fsynced)."""
+        ts = now_ms()
+        rows = [(task_id, ts, text) for task_id, text in items]
+        if rows:
+            await self._write(False, _executemany_tx, _PUT_LIVE, rows)
 
     async def get_live(self) -> dict[str, str]:
         rows = await self._fetchall("SELECT task_id, data FROM task_live")
         return {r[0]: r[1] for r in rows}
 
 
-class _StepRows(msgspec.Struct):
-    """Rows of one FSM step, prepared on the event loop for :meth:`Store._commit_step_sync`."""
+_PUT_LIVE = ("INSERT INTO task_live (task_id, updated_ms, data) VALUES (?,?,?) "
+             "ON CONFLICT(task_id) DO UPDATE SET updated_ms=excluded.updated_ms, data=excluded.data")
 
-    new_intents: list[tuple]
-    updates: list[tuple]
-    fills: list[tuple]
-    funding: list[tuple]
-    acks: list[tuple]
+
+# ---- statement runners (called on the SQLite thread through Store._write / _fetchall) ----
+
+def _exec(db: sqlite3.Connection, sql: str, params) -> int:
+    """One autocommit statement; returns its rowcount."""
+    return db.execute(sql, params).rowcount
+
+
+def _insert(db: sqlite3.Connection, sql: str, params) -> int:
+    return int(db.execute(sql, params).lastrowid)
+
+
+def _fetch(db: sqlite3.Connection, sql: str, params) -> list[tuple]:
+    return db.execute(sql, params).fetchall()
+
+
+def _executemany_tx(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """``executemany`` in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany(sql, rows)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def _split_sql(script: str) -> list[str]:

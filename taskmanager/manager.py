@@ -12,7 +12,10 @@ Per task (a :class:`Handle`):
 * control requests (``tasks stop``/``tasks pause`` from another process) polled every
   ``control_poll_s`` (<= 250 ms) and handed to ``task.request_stop/request_pause`` with the control id;
   the task acknowledges the row in the commit that makes the request durable;
-* telemetry: ``task.live_view()`` + status/state/PnL written with ``store.put_live`` every ~250 ms;
+* telemetry: ``task.live_view()`` + status/state/PnL written to ``task_live`` every ~250 ms;
+* the supervisor does each of those three for ALL its tasks in one store call per tick (one
+  heartbeat UPDATE ... RETURNING the leases still ours, one control query, one telemetry
+  transaction), so its load on the shared SQLite connection does not grow with the task count;
 * graceful stop (``duration_s`` elapsed, :meth:`TaskManager.request_stop_all` on a signal, or
   ``stop_now``): ``task.request_stop(flatten, reason)`` then keep driving until FINALIZING ends,
   bounded by ``stop_timeout_s``; past it the task is left in its state with status ``stopping``
@@ -319,8 +322,7 @@ class TaskManager:
                 await self._poll_controls(active)
             if now >= next_telemetry:
                 next_telemetry = now + self.telemetry_s
-                for handle in active:
-                    await self._write_live(handle)
+                await self._write_live_all(active)
             if self.progress_log_s and now >= next_progress:
                 if next_progress:
                     for handle in active:
@@ -329,27 +331,36 @@ class TaskManager:
             await asyncio.sleep(tick_s)
 
     async def _heartbeat(self, active: list[Handle]) -> None:
+        """ONE statement refreshes the leases of all our active tasks; a task missing from the
+        answer lost its lease (another process took it over): its driver is cancelled at once."""
+        if not active:
+            return
+        try:
+            held = await self.store.heartbeat_many([h.task_id for h in active], self.owner_id)
+        except Exception as exc:  # a busy database: try again next beat; the TTL has slack
+            log.warning("heartbeat of %d task(s) failed: %s", len(active), exc)
+            return
         for handle in active:
-            try:
-                ok = await self.store.heartbeat(handle.task_id, self.owner_id)
-            except Exception as exc:  # a busy database: try again next beat; the TTL has slack
-                log.warning("task %s: heartbeat failed: %s", handle.task_id, exc)
-                continue
-            if not ok and handle.driver is not None:
+            if handle.task_id not in held and handle.driver is not None:
                 handle.lease_lost = True
                 handle.driver.cancel()
 
     async def _poll_controls(self, active: list[Handle]) -> None:
-        for handle in active:
+        """ONE query fetches the pending control rows of all our active tasks."""
+        if not active:
+            return
+        try:
+            pending = await self.store.pending_controls_many([h.task_id for h in active])
+        except Exception as exc:
+            log.warning("control poll of %d task(s) failed: %s", len(active), exc)
+            return
+        by_id = {h.task_id: h for h in active}
+        for req in pending:
+            handle = by_id.get(req.task_id)
+            if handle is None or req.id in handle.seen_controls:
+                continue  # handed to the task; acked by its next commit
+            handle.seen_controls.add(req.id)
             try:
-                pending = await self.store.pending_controls(handle.task_id)
-            except Exception as exc:
-                log.warning("task %s: control poll failed: %s", handle.task_id, exc)
-                continue
-            for req in pending:
-                if req.id in handle.seen_controls:
-                    continue  # handed to the task; acked by its next commit
-                handle.seen_controls.add(req.id)
                 if handle.task.done:  # nothing left to stop or pause
                     await self.store.ack_control(req.id)
                 elif req.action == "stop":
@@ -360,8 +371,22 @@ class TaskManager:
                     handle.task.request_pause(control_id=req.id)
                 else:
                     await self.store.ack_control(req.id)
+            except Exception as exc:
+                log.warning("task %s: control request #%d: %s", handle.task_id, req.id, exc)
+
+    async def _write_live_all(self, active: list[Handle]) -> None:
+        """Telemetry of all our active tasks in ONE transaction."""
+        rows = [(h.task_id, self._live_json(h)) for h in active]
+        if rows:
+            try:
+                await self.store.put_live_many(rows)
+            except Exception as exc:  # telemetry must never break a task
+                log.warning("telemetry of %d task(s) not written: %s", len(rows), exc)
 
     async def _write_live(self, handle: Handle) -> None:
+        await self.store.put_live(handle.task_id, self._live_json(handle))
+
+    def _live_json(self, handle: Handle) -> str:
         task = handle.task
         try:
             view = dict(task.live_view() or {})
@@ -381,7 +406,7 @@ class TaskManager:
         })
         if "last_error" not in view and getattr(task, "last_error", ""):
             view["last_error"] = task.last_error
-        await self.store.put_live(task.task_id, dumps_live(view))
+        return dumps_live(view)
 
     def _log_progress(self, handle: Handle) -> None:
         task = handle.task

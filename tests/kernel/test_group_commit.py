@@ -1,0 +1,178 @@
+"""Group commit (state/commit.py): concurrent FSM steps of many tasks share one transaction, each
+in its own savepoint; a failing step (lost lease, duplicate client order id) fails alone; the
+group's synchronous mode follows the durable flag; queued steps can be withdrawn; close drains."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from exchanges.models import Side, VenueId
+from state.records import OrderIntent, State, TaskRecord, TransitionRecord
+from state.store import LeaseLost, Store
+from strategies.base import StrategyTask
+
+N = 12
+
+
+def tid(i: int) -> str:
+    return f"gc{i:010d}"
+
+
+def intent(task_id: str, seq: int) -> OrderIntent:
+    return OrderIntent(client_order_id=f"arb{task_id}{seq:06d}", task_id=task_id, seq=seq, venue=VenueId.GATE_SPOT,
+                       symbol="NEIROETH_USDT", side=Side.BUY, qty=Decimal("10"), price=Decimal("0.05"),
+                       leg="arb_buy")
+
+
+def commit(store: Store, task_id: str, owner: str = "o1", intents=(), durable=True, trigger="t"):
+    return store.commit_step(task_id, owner, state="ANALYZING", state_entered_ms=1, context_json='{"k": 1}',
+                             pnl_json="{}", transition=TransitionRecord(task_id=task_id, src="MONITORING",
+                                                                        dst="ANALYZING", trigger=trigger),
+                             new_intents=list(intents), durable=durable)
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await Store.open(tmp_path / "db.sqlite")
+    for i in range(N):
+        await s.create_task(TaskRecord(task_id=tid(i), strategy="x", symbol="NEIROETHUSDT", config="{}"))
+        assert await s.acquire_lease(tid(i), "o1", os.getpid(), "h", ttl_s=30)
+    yield s
+    await s.close()
+
+
+async def synchronous_mode(store: Store) -> int:
+    return (await store._fetchall("PRAGMA synchronous"))[0][0]  # 1 NORMAL, 2 FULL
+
+
+async def test_lone_commit_goes_at_once_as_a_group_of_one(store):
+    assert await commit(store, tid(0), intents=[intent(tid(0), 1)]) == 1
+    assert store.commit_stats == {"groups": 1, "steps": 1, "max_group": 1}
+
+
+async def test_concurrent_commits_of_many_tasks_land_atomically_in_one_group(store):
+    results = await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), 1), intent(tid(i), 2)])
+                                     for i in range(N)))
+    assert results == [1] * N
+    # the first step went alone at once, every other one queued behind it and went as ONE group
+    assert store.commit_stats == {"groups": 2, "steps": N, "max_group": N - 1}
+    for i in range(N):
+        rec = await store.get_task(tid(i))
+        assert (rec.version, rec.state, rec.context) == (1, State.ANALYZING, '{"k": 1}')
+        assert [t.version for t in await store.transitions(tid(i))] == [1]
+        assert [x.seq for x in await store.intents(tid(i))] == [1, 2]
+
+
+async def test_fenced_out_task_in_a_group_fails_alone(store):
+    assert await store.acquire_lease(tid(5), "thief", 1, "other", ttl_s=30, force=True)
+    results = await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), 1)]) for i in range(N)),
+                                   return_exceptions=True)
+    assert store.commit_stats["max_group"] == N - 1  # tid(5) was inside the big group
+    assert isinstance(results[5], LeaseLost) and tid(5) in str(results[5])
+    assert [r for i, r in enumerate(results) if i != 5] == [1] * (N - 1)
+    assert (await store.get_task(tid(5))).version == 0
+    assert await store.intents(tid(5)) == [] and await store.transitions(tid(5)) == []
+    assert [len(await store.intents(tid(i))) for i in range(N) if i != 5] == [1] * (N - 1)
+
+
+async def test_duplicate_client_order_id_in_a_group_fails_alone(store):
+    assert await commit(store, tid(3), intents=[intent(tid(3), 1)]) == 1
+    steps = []
+    for i in range(N):
+        intents = [intent(tid(i), 2), intent(tid(3), 1)] if i == 7 else [intent(tid(i), 2)]  # 7 reuses 3's id
+        steps.append(commit(store, tid(i), intents=intents))
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    assert isinstance(results[7], sqlite3.IntegrityError)
+    assert [r for i, r in enumerate(results) if i != 7] == [2 if i == 3 else 1 for i in range(N) if i != 7]
+    # task 7's whole step is gone (checkpoint, journal, its own new intent), the others' are in
+    assert (await store.get_task(tid(7))).version == 0
+    assert await store.intents(tid(7)) == [] and await store.transitions(tid(7)) == []
+    assert [x.seq for x in await store.intents(tid(3))] == [1, 2]
+    assert [x.seq for x in await store.intents(tid(8))] == [2]
+    assert await commit(store, tid(7), intents=[intent(tid(7), 2)]) == 1  # the connection is fine
+
+
+async def test_group_is_durable_when_any_step_is(store):
+    await asyncio.gather(*(commit(store, tid(i), durable=False) for i in range(N)))
+    assert await synchronous_mode(store) == 1  # NORMAL: nothing asked for an fsync
+    await asyncio.gather(*(commit(store, tid(i), durable=(i == N - 1)) for i in range(N)))
+    assert store.commit_stats["max_group"] == N - 1
+    assert await synchronous_mode(store) == 2  # FULL: one durable step makes the group durable
+    await commit(store, tid(0), durable=False)
+    assert await synchronous_mode(store) == 1
+
+
+async def test_caller_awaits_the_commit_of_its_own_group(store, tmp_path):
+    """Each awaiting caller sees its step committed (visible to another connection) on return."""
+    other = sqlite3.connect(tmp_path / "db.sqlite")
+    seen = {}
+
+    async def one(i: int) -> None:
+        await commit(store, tid(i), intents=[intent(tid(i), 1)])
+        seen[i] = other.execute("SELECT version FROM tasks WHERE task_id=?", (tid(i),)).fetchone()[0]
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(N)))
+    finally:
+        other.close()
+    assert seen == {i: 1 for i in range(N)}
+
+
+async def test_cancelled_queued_step_is_withdrawn(store):
+    first = asyncio.ensure_future(commit(store, tid(0)))
+    second = asyncio.ensure_future(commit(store, tid(1), intents=[intent(tid(1), 1)]))
+    await asyncio.sleep(0)  # both submitted: the first is on the SQLite thread, the second queued
+    second.cancel()
+    assert await first == 1
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await commit(store, tid(2))
+    assert (await store.get_task(tid(1))).version == 0 and await store.intents(tid(1)) == []
+    assert store.commit_stats["steps"] == 2
+
+
+async def test_close_waits_for_queued_steps(tmp_path):
+    s = await Store.open(tmp_path / "db.sqlite")
+    for i in range(3):
+        await s.create_task(TaskRecord(task_id=tid(i), strategy="x", symbol="NEIROETHUSDT", config="{}"))
+        assert await s.acquire_lease(tid(i), "o1", os.getpid(), "h", ttl_s=30)
+    pending = [asyncio.ensure_future(commit(s, tid(i))) for i in range(3)]
+    await asyncio.sleep(0)
+    await s.close()
+    assert [p.result() for p in pending] == [1, 1, 1]
+    s2 = await Store.open(tmp_path / "db.sqlite")
+    try:
+        assert [(await s2.get_task(tid(i))).version for i in range(3)] == [1, 1, 1]
+    finally:
+        await s2.close()
+
+
+class Trader(StrategyTask):
+    strategy_name = "gc_trader"
+
+    async def on_analyzing(self):
+        self.new_intent(VenueId.GATE_SPOT, "NEIROETH_USDT", Side.BUY, Decimal("1"), Decimal("0.05"), "arb_buy")
+        self.new_intent(VenueId.MEXC_SPOT, "NEIROETHUSDT", Side.SELL, Decimal("1"), Decimal("0.06"), "arb_sell")
+        return self.go("trade", "edge")
+
+
+async def test_strategy_tasks_stepping_together_commit_their_intents(store):
+    tasks = []
+    for i in range(N):
+        rec = await store.get_task(tid(i))
+        rec.state = State.ANALYZING
+        t = Trader(rec, store, {}, "o1")
+        await t.load()
+        tasks.append(t)
+    assert all(await asyncio.gather(*(t.step() for t in tasks)))
+    for t in tasks:
+        assert t.state is State.MANAGING_ORDERS
+        assert all(t.is_committed(cid) for cid in t.intents)  # safe to send: committed
+        stored = await store.intents(t.task_id)
+        assert [i.leg for i in stored] == ["arb_buy", "arb_sell"]
+        assert (await store.get_task(t.task_id)).state is State.MANAGING_ORDERS
