@@ -15,15 +15,19 @@
   ``{"create": true, "label"?}`` creates an account and returns its key and secret.
 * ``POST /_sim/book`` ``{"venue", "symbol"?, "bids": [[p, q], ...], "asks": [...]}`` (or
   ``"bid","bid_qty","ask","ask_qty"``; optional ``"tag"`` echoed in the log) sets that book at
-  once and publishes it; by default pauses replay of that venue (``"pause_replay": false`` to
-  keep it). Response (also appended to ``GET /_sim/book_log[?limit=]``, the last 1000):
+  once and publishes it; by default pauses replay of that book (that venue and symbol only;
+  ``"pause_replay": false`` to keep it). ``symbol`` may be any symbol the simulator serves
+  (aliases included, e.g. ``"NEIRO001"``); default: the first. Response (also appended to ``GET /_sim/book_log[?limit=]``, the last 1000):
   ``{"venue", "symbol", "update_id", "changed", "publish_perf_ns", "fanout_done_perf_ns",
   "publish_ms", "tag"}`` -- ``publish_perf_ns`` = ``time.perf_counter_ns()`` just before the
   engine publishes the update (CLOCK_MONOTONIC on Linux: comparable across processes of the
   machine), ``fanout_done_perf_ns`` once every WS connection has its frame queued (written
   to the sockets in the next loop iteration). With an order's ``recv_perf_ns`` from
   ``GET /_sim/orders`` a benchmark gets publish -> order-received latency.
-* ``POST /_sim/replay`` ``{"resume": true}`` / ``{"pause": ["gate_spot"]}``.
+* ``POST /_sim/replay`` ``{"resume": true}`` / ``{"pause": ["gate_spot"]}``; with
+  ``"symbols": ["NEIRO001", ...]`` only those symbols' books are paused/resumed (``"pause"``
+  venues, or every venue when resuming; ``"resume_venues": [...]`` narrows a resume). Unknown
+  venues/symbols -> 400. Response: the replay status (``paused`` venues, ``paused_books``).
 * ``POST /_sim/funding`` ``{"venue": "gate_perp", "symbol"?, "rate"?}`` settles funding now.
 * ``POST /_sim/shutdown`` stops the simulator process.
 """
@@ -169,7 +173,7 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
             return _bad(f"bad request: {exc!r}")
         replayer = getattr(ctx, "replayer", None)
         if replayer is not None and body.get("pause_replay", True):
-            replayer.paused.add(venue)
+            replayer.pause_book(venue, [symbol])
         publish_perf_ns = time.perf_counter_ns()
         publish_ms = clock.now_ms()
         update = eng.set_book(venue, symbol, bids, asks)
@@ -194,11 +198,20 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
             return _bad("no replay running", 409)
         try:
             body = await request.json()
+            symbols = None
+            if body.get("symbols") is not None:
+                symbols = [Symbol.parse(str(text)) for text in body["symbols"]]
+                for sym in symbols:
+                    if sym not in replayer.symbols:
+                        raise ValueError(f"unknown symbol {sym.base}; served: "
+                                         f"{', '.join(s.base for s in replayer.symbols)}")
+            pause = [VenueId(name) for name in body.get("pause", [])]
             if body.get("resume"):
-                replayer.paused.clear()
-            for name in body.get("pause", []):
-                replayer.paused.add(VenueId(name))
-        except (ValueError, TypeError, AttributeError) as exc:
+                venues = [VenueId(n) for n in body["resume_venues"]] if body.get("resume_venues") else None
+                replayer.resume(venues, symbols)
+            for venue in pause:
+                replayer.pause_book(venue, symbols)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
             return _bad(str(exc))
         return web.json_response(replayer.status())
 

@@ -3,7 +3,7 @@
 
 ``sim [run|stop|status|reset] [--scenario NAME|PATH] [--symbol SYM] [--port-base N]
 [--speed X] [--no-loop] [--json] [--home DIR] [--paper SYMBOL [--paper-endpoints JSON]]
-[--start-usdt AMOUNT]``: ``run`` (default) serves in the foreground until
+[--start-usdt AMOUNT] [--alias-symbols N]``: ``run`` (default) serves in the foreground until
 Ctrl-C / SIGTERM / ``sim stop`` / ``POST /_sim/shutdown`` and prints its
 endpoints (one JSON object with ``--json``). Exit codes: 0 ok, 1 already
 running / not running, 2 unknown scenario or symbol, bad option values, or
@@ -16,6 +16,8 @@ paper mode that cannot start.
 each venue account of a NEW sim account starts with (default: the scenario
 header's ``starting_balances``, else 1,000,000 per venue; a persisted account
 keeps its balances -- ``sim reset`` deletes the persisted state).
+``--alias-symbols N`` serves the recording under N symbol names (the
+recording's symbol plus e.g. NEIRO001 ... NEIRO<N-1>; :mod:`exchanges.sim.aliases`).
 
 ``record --symbol SYM --minutes N --out FILE`` delegates to
 :mod:`exchanges.sim.record` (SIM-EDGE).
@@ -54,13 +56,18 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
                         help="paper mode: JSON object overriding the live URLs (default $ARB_SIM_PAPER_ENDPOINTS)")
     parser.add_argument("--start-usdt", default=None, metavar="AMOUNT",
                         help="USDT on each venue for a newly created sim account (default: scenario header, else 1000000)")
+    parser.add_argument("--alias-symbols", type=int, default=1, metavar="N",
+                        help="serve the recording under N symbol names (its own + e.g. NEIRO001..NEIRO<N-1>), "
+                             "each with its own books, orders and funding (default 1)")
 
 
 def _print_endpoints(endpoints: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(endpoints), flush=True)
         return
-    print(f"simulator pid {endpoints['pid']} scenario {endpoints['scenario']} symbols {endpoints['symbols']}")
+    symbols = endpoints["symbols"]
+    shown = ", ".join(symbols) if len(symbols) <= 5 else f"{', '.join(symbols[:3])}, ... {symbols[-1]} ({len(symbols)})"
+    print(f"simulator pid {endpoints['pid']} scenario {endpoints['scenario']} symbols {shown}")
     for venue in ("gate_spot", "gate_perp", "mexc_spot"):
         ep = endpoints[venue]
         print(f"  {venue:9s} REST {ep['rest_url']}  WS {ep['ws_url']}")
@@ -95,7 +102,8 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
         server = SimServer(sim_dir=process.sim_dir(home), scenario=args.scenario, symbol=args.symbol,
                            port_base=args.port_base, speed=args.speed, loop=not args.no_loop,
                            paper_symbol=getattr(args, "paper", None), paper_endpoints=paper_urls,
-                           starting_balances=balances, fallback_balances=PROCESS_DEFAULT_BALANCES)
+                           starting_balances=balances, fallback_balances=PROCESS_DEFAULT_BALANCES,
+                           alias_symbols=getattr(args, "alias_symbols", 1))
     except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,9 +15,11 @@ Symbols: ``symbol_info(venue, symbol)``, ``find_symbol(venue, venue_symbol)``
 
 Books (shown = feed minus our consumption; see :mod:`engine_book`):
 ``set_book(venue, symbol, bids, asks, ts_ms=None) -> BookUpdate | None`` (feed
-snapshot; re-matches resting orders that now cross), ``book(venue, symbol,
+snapshot; re-matches resting orders that now cross; ``bids``/``asks`` a list of
+(price, qty) or a prepared ``engine_book.level_map`` dict), ``book(venue, symbol,
 depth=None) -> (bids, asks, update_id)``, ``subscribe_book(venue, symbol,
-callback) -> unsubscribe`` (venue/symbol None = all books; callback gets a
+callback) -> unsubscribe`` (symbol None = every book of the venue, venue None =
+all books; callback gets a
 :class:`BookUpdate` with ``first_id``/``last_id``, changed ``bids``/``asks``,
 full ``top_bids``/``top_asks``), ``mark_price(venue, symbol)``.
 

@@ -32,8 +32,11 @@ BookKey = tuple[VenueId, Symbol]
 _ZERO = Decimal(0)
 
 
-def _as_levels(levels: Iterable[Level]) -> dict[Decimal, Decimal]:
-    """{price: qty} of the levels with qty > 0 (values converted to Decimal if needed)."""
+def _as_levels(levels: Iterable[Level] | dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:
+    """{price: qty} of the levels with qty > 0 (values converted to Decimal if needed).
+    A dict is taken as already converted ({Decimal price: Decimal qty > 0}) and returned as is."""
+    if type(levels) is dict:
+        return levels
     out: dict[Decimal, Decimal] = {}
     for price, qty in levels:
         if type(price) is not Decimal:
@@ -43,6 +46,12 @@ def _as_levels(levels: Iterable[Level]) -> dict[Decimal, Decimal]:
         if qty > 0:
             out[price] = qty
     return out
+
+
+def level_map(levels: Iterable[Level]) -> dict[Decimal, Decimal]:
+    """Levels as the ``{price: qty > 0}`` dict :meth:`BookSet.set_levels` takes without
+    converting: feeding the same levels many times (replay aliases) converts them once."""
+    return _as_levels(list(levels))
 
 
 def _recompute(raw: dict[Decimal, Decimal], used: dict[Decimal, Decimal], shown: dict[Decimal, Decimal],
@@ -65,6 +74,7 @@ class BookSet:
     def __init__(self) -> None:
         self._books: dict[BookKey, VenueBook] = {}
         self._subs: dict[BookKey, list[BookCallback]] = {}
+        self._venue_subs: dict[VenueId, list[BookCallback]] = {}
         self._all_subs: list[BookCallback] = []
 
     def get(self, venue: VenueId, symbol: Symbol) -> VenueBook:
@@ -75,9 +85,15 @@ class BookSet:
         return book
 
     def subscribe(self, venue: VenueId | None, symbol: Symbol | None, callback: BookCallback) -> Callable[[], None]:
-        """Call ``callback(update)`` after every change of that book (or of every
-        book when venue/symbol are None). Returns an unsubscribe function."""
-        subs = self._all_subs if venue is None or symbol is None else self._subs.setdefault((venue, symbol), [])
+        """Call ``callback(update)`` after every change of that book (of every book
+        of ``venue`` when symbol is None; of every book when venue is None).
+        Returns an unsubscribe function."""
+        if venue is None:
+            subs = self._all_subs
+        elif symbol is None:
+            subs = self._venue_subs.setdefault(venue, [])
+        else:
+            subs = self._subs.setdefault((venue, symbol), [])
         subs.append(callback)
 
         def unsubscribe() -> None:
@@ -170,7 +186,7 @@ class BookSet:
             top_asks=top_asks,
             ts_ms=book.ts_ms,
         )
-        for callback in list(self._subs.get((venue, symbol), ())) + list(self._all_subs):
+        for callback in [*self._subs.get((venue, symbol), ()), *self._venue_subs.get(venue, ()), *self._all_subs]:
             try:
                 callback(update)
             except Exception:  # a subscriber must never break the feed

@@ -106,10 +106,15 @@ class GateWsHub:
         self.futures = futures
         self.venue = VenueId.GATE_PERP if futures else VenueId.GATE_SPOT
         self.prefix = "futures" if futures else "spot"
+        self._obu_channel = f"{self.prefix}.order_book_update"
+        self._bt_channel = f"{self.prefix}.book_ticker"
         self.conns: set[GateWsConn] = set()
         self.malformed = 0
         self._last_top: dict[Symbol, tuple] = {}
-        ctx.engine.subscribe_book(None, None, self._on_book)
+        # public channel -> key (venue symbol or "!all") -> subscribed connections: a book
+        # update touches only its symbol's subscribers, however many connections there are
+        self._public_index: dict[str, dict[str, set[GateWsConn]]] = {}
+        ctx.engine.subscribe_book(self.venue, None, self._on_book)
         ctx.faults.on_change(self._on_fault)
 
     # ---- connection lifecycle -------------------------------------------------------
@@ -128,6 +133,7 @@ class GateWsHub:
                     break
         finally:
             self.conns.discard(conn)
+            self._unindex(conn)
             conn.close()
         return ws
 
@@ -225,11 +231,36 @@ class GateWsHub:
                 what = "contract" if self.futures else "currency pair"
                 return {"code": 2, "message": f"unknown {what} {key}"}
         current = conn.subs.setdefault(channel, set())
+        keys = [k.upper() if k != "!all" else k for k in keys]
+        index = self._public_index.setdefault(channel, {}) if name not in _PRIVATE else None
         if event == "subscribe":
-            current.update(k.upper() if k != "!all" else k for k in keys)
+            current.update(keys)
+            if index is not None:
+                for key in keys:
+                    index.setdefault(key, set()).add(conn)
         else:
-            current.difference_update(k.upper() if k != "!all" else k for k in keys)
+            current.difference_update(keys)
+            if index is not None:
+                for key in keys:
+                    index.get(key, set()).discard(conn)
         return None
+
+    def _unindex(self, conn: GateWsConn) -> None:
+        for channel, keys in conn.subs.items():
+            index = self._public_index.get(channel)
+            if index is not None:
+                for key in keys:
+                    index.get(key, set()).discard(conn)
+
+    def _subscribers(self, channel: str, key: str) -> list[GateWsConn]:
+        index = self._public_index.get(channel)
+        if not index:
+            return []
+        found = index.get(key)
+        every = index.get("!all")
+        if not every:
+            return list(found) if found else []
+        return list((found or set()) | every)
 
     # ---- public pushes -------------------------------------------------------------------
     def _ticker_frame(self, symbol: Symbol, bid: tuple, ask: tuple, update_id: int, sd: bool) -> str:
@@ -244,9 +275,7 @@ class GateWsHub:
         if update.venue is not self.venue or not self.conns:
             return
         key = update.symbol.gate
-        obu_channel = f"{self.prefix}.order_book_update"
-        bt_channel = f"{self.prefix}.book_ticker"
-        obu_conns = [c for c in self.conns if c.subscribed(obu_channel, key)]
+        obu_conns = self._subscribers(self._obu_channel, key)
         frames: dict[bool, str] = {}
         if obu_conns and not self.ctx.faults.sequence_gap(self.venue):
             for conn in obu_conns:
@@ -258,13 +287,12 @@ class GateWsHub:
         if top != self._last_top.get(update.symbol) and update.top_bids and update.top_asks:
             self._last_top[update.symbol] = top
             tickers: dict[bool, str] = {}
-            for conn in self.conns:
-                if conn.subscribed(bt_channel, key):
-                    sd = conn.size_decimal
-                    if sd not in tickers:
-                        tickers[sd] = self._ticker_frame(update.symbol, update.top_bids[0], update.top_asks[0],
-                                                         update.last_id, sd)
-                    conn.push(tickers[sd])
+            for conn in self._subscribers(self._bt_channel, key):
+                sd = conn.size_decimal
+                if sd not in tickers:
+                    tickers[sd] = self._ticker_frame(update.symbol, update.top_bids[0], update.top_asks[0],
+                                                     update.last_id, sd)
+                conn.push(tickers[sd])
 
     def _obu_frame(self, update: BookUpdate, sd: bool) -> str:
         if self.futures:

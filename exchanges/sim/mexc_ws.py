@@ -84,7 +84,7 @@ class _Conn:
         self.outbox.put_nowait(frame)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Topic:
     """Aggregation state of one public topic, shared by its subscribers."""
 
@@ -143,6 +143,7 @@ class MexcWsHub:
         self.ctx = ctx
         self.conns: set[_Conn] = set()
         self.topics: dict[str, _Topic] = {}
+        self._by_symbol: dict[Symbol, list[_Topic]] = {}  # a book update touches only its symbol's topics
         self.malformed = 0
         self.pushes_sent = 0
         self._unsub_book = None
@@ -273,6 +274,7 @@ class MexcWsHub:
         state = self.topics.get(topic)
         if state is None:
             state = self.topics[topic] = _Topic(topic, kind, symbol, INTERVALS_S[parts[2]])
+            self._by_symbol.setdefault(symbol, []).append(state)
         state.subscribers.add(conn)
         conn.topics.add(topic)
         return True
@@ -284,14 +286,17 @@ class MexcWsHub:
             state.subscribers.discard(conn)
             if not state.subscribers:
                 del self.topics[topic]
+                same = self._by_symbol.get(state.symbol, [])
+                if state in same:
+                    same.remove(state)
 
     # ---- public pushes -------------------------------------------------------------
     def _on_book(self, update: BookUpdate) -> None:
         if update.venue is not VENUE:
             return
         loop = None
-        for state in self.topics.values():
-            if state.symbol != update.symbol or not state.subscribers:
+        for state in self._by_symbol.get(update.symbol, ()):
+            if not state.subscribers:
                 continue
             if state.kind == DEPTH:
                 if not state.dirty:

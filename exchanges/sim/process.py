@@ -6,8 +6,9 @@ its ports are bound, removed on clean exit), ``sim.sqlite`` (engine state),
 ``keys.json`` (sim API keys, 0600), ``sim.log`` (stdout/stderr), ``.lock``.
 
 ``ensure_sim_running(home, scenario=None, speed=1.0, timeout_s=20,
-paper_symbol=None, paper_endpoints=None, start_usdt=None) -> dict`` reuses a
-healthy simulator of the same mode (replay / paper) or starts one in a new
+paper_symbol=None, paper_endpoints=None, start_usdt=None, alias_symbols=1) -> dict``
+reuses a healthy simulator of the same mode (replay / paper) serving at least
+``alias_symbols`` symbols, or starts one in a new
 session (so a crash of the runner leaves the venues up) and waits until it
 answers ``GET /_sim/health``. ``stop_sim(home) -> bool`` asks it to shut down
 (admin API, then SIGTERM, then SIGKILL). ``reset_state(home)`` deletes the
@@ -133,7 +134,7 @@ def _log_tail(home: Path, lines: int = 15) -> str:
 
 def ensure_sim_running(home: Path, scenario: str | None = None, speed: float = 1.0, timeout_s: float = 20,
                        paper_symbol: str | None = None, paper_endpoints: dict[str, str] | None = None,
-                       start_usdt: object = None) -> dict:
+                       start_usdt: object = None, alias_symbols: int = 1) -> dict:
     """Return the endpoints of a healthy simulator, starting one in the
     background if needed (see module doc). Raises SimProcessError when it does
     not come up within ``timeout_s`` (message includes the log tail) or the
@@ -145,6 +146,9 @@ def ensure_sim_running(home: Path, scenario: str | None = None, speed: float = 1
     loopback). A running simulator is reused only if its mode matches: a replay
     simulator when paper is asked for (or the reverse) raises SimProcessError
     saying to stop it first. ``start_usdt`` funds a newly created sim account.
+    ``alias_symbols`` N serves the recording under N symbol names
+    (:mod:`exchanges.sim.aliases`); a running simulator serving fewer symbols
+    raises SimProcessError saying to stop it first.
     """
     home = Path(home)
     sim_dir(home).mkdir(parents=True, exist_ok=True)
@@ -158,6 +162,11 @@ def ensure_sim_running(home: Path, scenario: str | None = None, speed: float = 1
                 raise SimProcessError(f"a simulator in {'paper' if is_paper else 'replay'} mode is already running "
                                       f"for {home} (pid {running.get('pid')}) but {want} mode was asked for; "
                                       "stop it first with `run.py sim stop`")
+            served = len(running.get("symbols") or [])
+            if alias_symbols > 1 and served < alias_symbols:
+                raise SimProcessError(f"the simulator running for {home} (pid {running.get('pid')}) serves {served} "
+                                      f"symbol(s) but {alias_symbols} were asked for; stop it first with "
+                                      "`run.py sim stop`")
             return running
         remove_state(home)
         cmd = [sys.executable, "-m", "exchanges.sim", "--home", str(home), "--port-base", "0", "--speed", str(speed),
@@ -168,6 +177,8 @@ def ensure_sim_running(home: Path, scenario: str | None = None, speed: float = 1
             cmd += ["--paper", paper_symbol]
         if start_usdt is not None:
             cmd += ["--start-usdt", str(start_usdt)]
+        if alias_symbols != 1:
+            cmd += ["--alias-symbols", str(int(alias_symbols))]
         env = dict(os.environ)
         if paper_endpoints:
             env["ARB_SIM_PAPER_ENDPOINTS"] = json.dumps(dict(paper_endpoints))

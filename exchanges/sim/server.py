@@ -19,6 +19,13 @@ Paper mode (``paper_symbol="NEIROETH"``): no replay; the books are fed by
 the symbol rules come from the venues' REST metadata at start. ``scenario`` is
 then ``"paper"``.
 
+Symbol aliasing (``alias_symbols=N``, ``sim --alias-symbols N``): the
+recording is served under N symbols -- its own plus ``NEIRO001`` ...
+(:mod:`exchanges.sim.aliases`) -- with the same rules on every venue, each with
+its own books (replayed from the same events, each from its own start
+position), orders and funding; ``symbols`` in the endpoints lists them all.
+Not available in paper mode.
+
 Starting balances of a NEW account (an existing persisted account keeps its
 balances): ``starting_balances`` argument, else the recording header's
 ``"starting_balances"`` object (``{"gate_spot": {"USDT": "1000000"}, ...}``),
@@ -44,6 +51,8 @@ from aiohttp import web
 
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.admin import build_admin_app
+from exchanges.sim.aliases import alias_rules, alias_starts, initial_books
+from exchanges.sim.aliases import alias_symbols as make_alias_symbols
 from exchanges.sim.context import SimContext
 from exchanges.sim.engine import SimEngine
 from exchanges.sim.faults import Faults
@@ -121,8 +130,10 @@ class SimServer:
     ``sim_dir`` holds sim.sqlite and keys.json (None = in memory, for tests).
     ``recording`` overrides ``scenario``; ``replay=False`` leaves books to the
     admin API / engine calls. ``paper_symbol`` selects paper mode (module doc);
-    ``starting_balances`` funds new accounts (module doc).
-    Raises ScenarioError (constructor) for an unknown scenario/symbol.
+    ``starting_balances`` funds new accounts (module doc); ``alias_symbols``
+    serves the recording under that many symbol names (module doc).
+    Raises ScenarioError (constructor) for an unknown scenario/symbol, ValueError
+    for a bad ``alias_symbols`` (not 1..10000, or > 1 in paper mode).
     """
 
     def __init__(self, sim_dir: Path | None = None, scenario: str | None = None, symbol: str | None = None,
@@ -130,7 +141,12 @@ class SimServer:
                  replay: bool = True, funding_tick_s: float = 1.0, paper_symbol: str | None = None,
                  paper_endpoints: Mapping[str, str] | None = None,
                  starting_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
-                 fallback_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None) -> None:
+                 fallback_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
+                 alias_symbols: int = 1) -> None:
+        if paper_symbol and alias_symbols != 1:
+            raise ValueError("symbol aliasing needs a recording; it is not available in paper mode")
+        self.alias_count = alias_symbols
+        self.symbols: list[Symbol] = []
         self.paper_symbol = Symbol.parse(paper_symbol) if paper_symbol else None
         self.paper_endpoints = dict(paper_endpoints or {})
         self.paper_feed = None
@@ -141,6 +157,8 @@ class SimServer:
             scenario, recording = resolve_scenario(scenario, symbol)
         self.scenario = scenario or recording.path.name
         self.recording = recording
+        if recording is not None:
+            self.symbols = make_alias_symbols(recording.symbol, alias_symbols)
         self.starting_balances = starting_balances
         self.fallback_balances = fallback_balances
         self.sim_dir = sim_dir
@@ -163,7 +181,9 @@ class SimServer:
             await self._paper_recording()
         db = self.sim_dir / "sim.sqlite" if self.sim_dir else None
         keys = self.sim_dir / "keys.json" if self.sim_dir else None
-        self.engine = SimEngine(self.recording.rules.values(), db_path=db, keys_path=keys,
+        if not self.symbols:  # paper mode: the recording exists only now
+            self.symbols = make_alias_symbols(self.recording.symbol, self.alias_count)
+        self.engine = SimEngine(alias_rules(self.recording, self.symbols), db_path=db, keys_path=keys,
                                 starting_balances=self._starting_balances())
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()
@@ -173,13 +193,19 @@ class SimServer:
 
         mexc_app = build_mexc_app(self.engine, self.ctx.faults)
         admin_app = build_admin_app(self.ctx, on_shutdown=self.request_stop)
-        for venue in self.recording.funding_rates:
-            rate = self.recording.funding_rate_at(venue, 0)
-            if rate is not None:
-                self.engine.set_funding_rate(venue, self.recording.symbol, rate)
+        events = self.recording.load() if self.replay_enabled else []
+        starts = alias_starts(events, len(self.symbols))
+        for symbol, start in zip(self.symbols, starts):
+            offset_ms = events[start].t_ms if events and start else 0
+            for venue in self.recording.funding_rates:
+                rate = self.recording.funding_rate_at(venue, offset_ms)
+                if rate is not None:
+                    self.engine.set_funding_rate(venue, symbol, rate)
         if self.replay_enabled:
-            self._prime_books()
-            replayer = Replayer(self.engine, self.recording, self.speed, self.loop)
+            for symbol, start in zip(self.symbols, starts):
+                for venue, event in initial_books(events, start, list(self.recording.rules)).items():
+                    self.engine.set_book(venue, symbol, event.bids, event.asks)
+            replayer = Replayer(self.engine, self.recording, self.speed, self.loop, self.symbols, starts)
             self.ctx.replayer = replayer
             self._tasks.append(asyncio.get_running_loop().create_task(replayer.run()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._funding_loop()))
@@ -225,15 +251,6 @@ class SimServer:
         except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
             raise ScenarioError(f"recording header 'starting_balances' is invalid: {exc!r}") from exc
 
-    def _prime_books(self) -> None:
-        seen = set()
-        for event in self.recording.load():
-            if event.venue not in seen and event.venue in self.recording.rules:
-                seen.add(event.venue)
-                self.engine.set_book(event.venue, self.recording.symbol, event.bids, event.asks)
-            if len(seen) == len(self.recording.rules):
-                break
-
     async def _funding_loop(self) -> None:
         while True:
             await asyncio.sleep(self.funding_tick_s)
@@ -254,7 +271,7 @@ class SimServer:
             "mexc_spot": {"rest_url": f"http://{HOST}:{m}", "ws_url": f"ws://{HOST}:{m}/ws", **creds},
             "admin_url": f"http://{HOST}:{self.ports['admin']}",
             "scenario": self.scenario,
-            "symbols": [self.recording.symbol.base],
+            "symbols": [s.base for s in self.symbols],
             "pid": os.getpid(),
         }
 
