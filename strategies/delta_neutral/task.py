@@ -13,7 +13,9 @@ returns to MONITORING when nothing is left to do; MANAGING_ORDERS sends the
 legs concurrently as IOC limits at the quoted prices.
 
 SYNCING gives up after ``sync_timeout_s`` (no network, venue down): the task
-ends ``halted`` with a reason naming the venue and the error.
+ends ``halted`` with a reason naming the venue and the error. COMPLETING that
+cannot reach a venue ends the same way: at once when nothing of ours is
+unresolved, else after ``sync_timeout_s`` (E2E_BUGS #2).
 
 Resume: after a restart the first step of any state (except IDLE) reconnects
 and reconciles: unresolved intents are settled by ``get_order`` (never
@@ -405,7 +407,7 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         if self._unreachable:
             return self.go("completed", "halted: venues unreachable, nothing could be canceled or unwound")
         if not await self._prepare():
-            return None
+            return self._give_up_unreachable()
         if not ctx.swept:
             if not await self._sweep_prefixed_orders():
                 return None
@@ -439,6 +441,24 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
                     ctx.unwind_rounds += 1
                     return None
         return self.go("completed", f"flattened={flatten}; delta {self.ledger.net_delta_base()} {self.symbol.base}")
+
+    def _give_up_unreachable(self) -> Next | None:
+        """COMPLETING cannot reach a venue: with nothing of ours unresolved (every order
+        we ever sent has a final intent, so none of ours can be open) there is nothing
+        to cancel -- end at once; with unresolved intents wait up to ``sync_timeout_s``
+        for the venue. Either way the task ends ``halted`` with ``cannot reach <venue>: ...``
+        (a resume settles whatever was left). None = keep waiting."""
+        if not self._connect_error:
+            return None  # reachable but not reconciled yet: the normal retry path
+        waited_ms = clock.now_ms() - max(self.state_entered_ms, self._loaded_ms)
+        unresolved = self.unresolved_intents()
+        if unresolved and waited_ms < self.config.sync_timeout_s * 1000:
+            return None
+        self._unreachable = True
+        ctx = self.context
+        ctx.halt_reason = ctx.halt_reason or f"cannot reach {self._connect_error}"
+        left = f"{len(unresolved)} unresolved order intent(s) left for the resume" if unresolved else "nothing of ours open"
+        return self.go("completed", f"halted: {ctx.halt_reason}; {left}")
 
     async def on_finalizing(self) -> Finish | None:
         ctx = self.context

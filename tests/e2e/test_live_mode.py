@@ -79,8 +79,6 @@ def test_live_without_network_with_duration_fails_fast(background_runs: dict) ->
     assert "Traceback" not in out and SECRET not in out
 
 
-@pytest.mark.xfail(strict=False, reason="E2E_BUGS.md #2: stop during SYNCING with unreachable venues waits 30 s "
-                                        "in COMPLETING and ends 'stopping' without a reason")
 def test_live_without_network_with_duration_ends_with_reason(background_runs: dict) -> None:
     runner = background_runs["live_offline_duration"]
     runner.wait(60)
