@@ -12,7 +12,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
 
 from tests.e2e.harness import SECRET, base_env, run_cli
 
