@@ -12,7 +12,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-
 from tests.e2e.harness import SECRET, base_env, run_cli
 
 KEY_VARS = ("GATE_API_KEY", "GATE_API_SECRET", "GATEIO_API_KEY", "GATEIO_API_SECRET", "GATEIO_SECRET_KEY",
