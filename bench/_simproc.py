@@ -1,5 +1,6 @@
 """Shared plumbing of bench/reaction.py and bench/scale.py (not a benchmark itself).
 
+* :func:`sim_supports` tells whether the simulator's CLI has an option (``--alias-symbols``).
 * :func:`start_sim` runs ``python -m exchanges.sim`` as a SEPARATE process in its
   own temp home (ephemeral ports), returns (process, endpoints); :func:`stop_proc`
   terminates it (SIGTERM, then SIGKILL after a grace period).
@@ -34,11 +35,20 @@ def _env() -> dict:
     return env
 
 
-def start_sim(home: Path, scenario: str | None = None) -> tuple[subprocess.Popen, dict]:
+def sim_supports(option: str) -> bool:
+    """True when ``python -m exchanges.sim --help`` lists ``option`` (e.g. ``--alias-symbols``)."""
+    out = subprocess.run([sys.executable, "-m", "exchanges.sim", "--help"], capture_output=True, text=True,
+                         cwd=str(ROOT), env=_env(), timeout=60)
+    return option in out.stdout
+
+
+def start_sim(home: Path, scenario: str | None = None, extra_args: list[str] | None = None
+              ) -> tuple[subprocess.Popen, dict]:
     """Start the simulator process (replay at real time, paused by the caller)."""
     cmd = [sys.executable, "-m", "exchanges.sim", "--home", str(home), "--port-base", "0", "--json", "--quiet"]
     if scenario:
         cmd += ["--scenario", scenario]
+    cmd += extra_args or []
     log = open(home / "sim.out", "wb")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=str(ROOT), env=_env(), start_new_session=True)
     line = proc.stdout.readline()
@@ -100,8 +110,17 @@ class Admin:
             body["symbol"] = symbol
         return await self._post("/_sim/book", body)
 
-    async def pause_replay(self) -> dict:
-        return await self._post("/_sim/replay", {"pause": list(VENUES)})
+    async def pause_replay(self, symbols: list[str] | None = None) -> dict:
+        body: dict = {"pause": list(VENUES)}
+        if symbols:
+            body["symbols"] = symbols
+        return await self._post("/_sim/replay", body)
+
+    async def resume_replay(self, symbols: list[str] | None = None) -> dict:
+        body: dict = {"resume": True}
+        if symbols:
+            body["symbols"] = symbols
+        return await self._post("/_sim/replay", body)
 
     async def create_account(self, label: str) -> dict:
         return await self._post("/_sim/accounts", {"create": True, "label": label})

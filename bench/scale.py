@@ -9,12 +9,16 @@ spot / MEXC spot), wait until every task's first order reached the simulator, re
 Reaction = simulator ``publish_perf_ns`` -> that task's first order ``recv_perf_ns``. RSS =
 psutil resident memory of the worker after the rounds.
 
-All tasks trade the SAME symbol (NEIROETH) from separate sim accounts: the simulator serves one
-recording under one symbol name (aliasing one recording as several symbols is requested in
-/work/coord/SIM_BUGS.md). Every task still decodes its own book streams and reacts to every
-publish, so the load per task is the same as with distinct symbols.
+Symbols (``--symbols``): with simulator aliasing (``sim --alias-symbols N``, used when the
+simulator supports it) every task trades ITS OWN symbol (NEIROETH, NEIRO001, ...: one recording
+served under N names) and each round publishes one rich bid per symbol, all posted at once
+(reaction of a task = from ITS symbol's publish). Without aliasing all tasks trade NEIROETH from
+separate sim accounts and react to the same publish (the herd case).
 
-Usage: ``python bench/scale.py [--sizes 1,10,50,100] [--samples 200]`` (a few minutes).
+The worker prints its store's group-commit counters on exit (``commit stats ...``), shown per N.
+
+Usage: ``python bench/scale.py [--sizes 1,10,50,100] [--samples 200] [--symbols auto|alias|shared]``
+(a few minutes; every process it starts is stopped on exit, errors included).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -31,14 +36,101 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 
-from bench._simproc import Admin, pct, start_sim, start_worker, stop_proc, task_states, wait_until  # noqa: E402
-from bench.reaction import CALM, RICH_BID, TASK_CONFIG, first_orders, set_calm  # noqa: E402
+from bench._simproc import (  # noqa: E402
+    Admin, pct, sim_supports, start_sim, start_worker, stop_proc, task_states, wait_until)
+from bench.reaction import CALM, RICH_BID, TASK_CONFIG, _refresh, first_orders  # noqa: E402
 
 
-async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: int) -> dict:
+async def calm_all(admin: Admin, symbols: list[str]) -> None:
+    """Books without edge on every venue of every symbol (real updates: the quantity alternates)."""
+    _refresh[0] += 1
+    qty = str(1000000 + _refresh[0] % 2)
+    await asyncio.gather(*(admin.book(v, *CALM[v], qty=qty, symbol=sym) for sym in symbols for v in CALM))
+
+
+async def _rounds_herd(admin: Admin, n: int, samples: int, ids: list[str], task_symbols: list[str],
+                       distinct: list[str], all_settled) -> tuple[int, dict[str, list[tuple[int, str]]]]:
+    """Every round: all tasks settled, then a rich bid on every symbol at once; wait for every task's
+    first order. Returns (rounds, task id -> [(publish_perf_ns of its symbol, venue)])."""
+    rounds = max(3, -(-samples // n))
+    publishes: dict[str, list[tuple[int, str]]] = {t: [] for t in ids}
+    for r in range(rounds):
+        await calm_all(admin, distinct)
+        await wait_until(all_settled, 60, 0.01, f"N={n}: all tasks settled before round {r}")
+        await asyncio.sleep(0.05)
+        venue = "gate_spot" if r % 2 == 0 else "mexc_spot"
+        entries = await asyncio.gather(*(admin.book(venue, RICH_BID, "0.050510", symbol=sym, tag=f"n{n}r{r}")
+                                         for sym in distinct))
+        by_symbol = dict(zip(distinct, entries))
+        for tid, sym in zip(ids, task_symbols):
+            publishes[tid].append((by_symbol[sym]["publish_perf_ns"], venue))
+        first_pub = min(e["publish_perf_ns"] for e in entries)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            orders = await admin.orders(6 * n + 10)
+            reacted = {o["client_order_id"][3:15] for o in orders if o["recv_perf_ns"] > first_pub
+                       and o["client_order_id"].startswith("arb")}
+            if len(reacted & set(ids)) >= n:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*(admin.book(venue, *CALM[venue], symbol=sym) for sym in distinct))
+    return rounds, publishes
+
+
+async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_symbols: list[str], db: Path,
+                      replay: bool) -> tuple[int, dict[str, list[tuple[int, str]]]]:
+    """Each round one task (round robin) gets an edge on ITS symbol while the N-1 others run (with
+    ``replay`` on their own replayed markets, else on calm books). Same return as _rounds_herd."""
+    rounds = max(samples, n)
+    publishes: dict[str, list[tuple[int, str]]] = {t: [] for t in ids}
+    if replay:
+        await admin.resume_replay()
+    last_fresh = 0.0
+    for r in range(rounds):
+        k = r % n
+        tid, sym = ids[k], task_symbols[k]
+        if replay:
+            await admin.pause_replay([sym])
+        await asyncio.gather(*(admin.book(v, *CALM[v], symbol=sym) for v in CALM))
+        if not replay and time.monotonic() - last_fresh > 1.0:  # keep the idle tasks' books fresh
+            await calm_all(admin, sorted(set(task_symbols)))
+            last_fresh = time.monotonic()
+
+        def settled(tid=tid) -> bool:
+            st = task_states(db).get(tid)
+            return bool(st) and st[0] == "MONITORING" and st[2] == 0
+
+        await wait_until(settled, 60, 0.005, f"N={n}: task {tid} settled before round {r}")
+        await asyncio.sleep(0.03)  # the calm books reached the task
+        venue = "gate_spot" if (r // n) % 2 == 0 else "mexc_spot"
+        entry = await admin.book(venue, RICH_BID, "0.050510", symbol=sym, tag=f"n{n}r{r}")
+        publishes[tid].append((entry["publish_perf_ns"], venue))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            orders = await admin.orders(50)
+            if any(o["recv_perf_ns"] > entry["publish_perf_ns"] and o["client_order_id"].startswith(f"arb{tid}")
+                   for o in orders):
+                break
+            await asyncio.sleep(0.005)
+        await admin.book(venue, *CALM[venue], symbol=sym)
+        if replay:
+            await wait_until(settled, 60, 0.005, f"N={n}: task {tid} settled after round {r}")
+            await admin.resume_replay([sym])
+    if replay:
+        await admin.pause_replay()
+    return rounds, publishes
+
+
+async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: int, symbols: list[str] | None,
+                   patterns: list[str], replay: bool = False) -> list[dict]:
+    """Run N tasks; ``symbols`` (aliasing) gives task i the symbol ``symbols[i]``, None = all on NEIROETH.
+    ``patterns``: run in order on the same worker: "herd" (every task gets an edge at once) and/or
+    "one" (one task at a time, the others running; ``replay``: on their replayed markets)."""
+    task_symbols = symbols[:n] if symbols else ["NEIROETH"] * n
+    distinct = sorted(set(task_symbols))
     accounts = [await admin.create_account(f"scale{n}-{i}") for i in range(n)]
-    specs = [{"symbol": "NEIROETH", "config": TASK_CONFIG, "api_key": a["api_key"], "api_secret": a["api_secret"]}
-             for a in accounts]
+    specs = [{"symbol": sym, "config": TASK_CONFIG, "api_key": a["api_key"], "api_secret": a["api_secret"]}
+             for sym, a in zip(task_symbols, accounts)]
     run_dir = home / f"n{n}"
     run_dir.mkdir()
     (run_dir / "endpoints.json").write_text(json.dumps(endpoints))
@@ -52,79 +144,103 @@ async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: i
             return all(st.get(t, ("",))[0] == "MONITORING" and st[t][2] == 0 for t in ids)
 
         t_build = time.monotonic()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120 + n
         while True:  # build-up: keep the books fresh meanwhile
-            await set_calm(admin)
+            await calm_all(admin, distinct)
             if all_settled():
                 await asyncio.sleep(3)  # build rounds are >= 1 s apart: be sure it is over
-                await set_calm(admin)
+                await calm_all(admin, distinct)
                 if all_settled():
                     break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"N={n}: build-up not finished in 120 s: {task_states(db)}")
+                raise TimeoutError(f"N={n}: build-up not finished in time: {task_states(db)}")
             await asyncio.sleep(0.5)
         build_s = time.monotonic() - t_build
         rss_idle = psutil.Process(worker.pid).memory_info().rss
-        rounds = max(3, -(-samples // n))
-        publishes: list[tuple[int, str]] = []
-        for r in range(rounds):
-            await set_calm(admin)
-            await wait_until(all_settled, 60, 0.01, f"N={n}: all tasks settled before round {r}")
-            await asyncio.sleep(0.05)
-            venue = "gate_spot" if r % 2 == 0 else "mexc_spot"
-            entry = await admin.book(venue, RICH_BID, "0.050510", tag=f"n{n}r{r}")
-            publishes.append((entry["publish_perf_ns"], venue))
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                orders = await admin.orders(6 * n + 10)
-                reacted = {o["client_order_id"][3:15] for o in orders if o["recv_perf_ns"] > entry["publish_perf_ns"]
-                           and o["client_order_id"].startswith("arb")}
-                if len(reacted & set(ids)) >= n:
-                    break
-                await asyncio.sleep(0.01)
-            await admin.book(venue, *CALM[venue])
-        rss = psutil.Process(worker.pid).memory_info().rss
-        orders = await admin.orders(1000000)
-        lat_all, lat_gate = [], []
-        pubs = [p for p, _ in publishes]
-        gate_pubs = [p for p, v in publishes if v == "gate_spot"]
-        for tid in ids:
-            lat_all += first_orders(orders, pubs, f"arb{tid}")
-            lat_gate += first_orders(orders, gate_pubs, f"arb{tid}")
-        return {"n": n, "rounds": rounds, "samples": len(lat_all), "expected": rounds * n, "p50": pct(lat_all)[0],
-                "p99": pct(lat_all)[1], "gate_p99": pct(lat_gate)[1], "rss_mb": rss / 2**20,
-                "rss_idle_mb": rss_idle / 2**20, "build_s": build_s}
+        results = []
+        for pattern in patterns:
+            if pattern == "herd":
+                rounds, publishes = await _rounds_herd(admin, n, samples, ids, task_symbols, distinct, all_settled)
+            else:
+                rounds, publishes = await _rounds_one(admin, n, samples, ids, task_symbols, db, replay)
+            rss = psutil.Process(worker.pid).memory_info().rss
+            orders = await admin.orders(1000000)
+            lat_all, lat_gate = [], []
+            for tid in ids:
+                lat_all += first_orders(orders, [p for p, _ in publishes[tid]], f"arb{tid}")
+                lat_gate += first_orders(orders, [p for p, v in publishes[tid] if v == "gate_spot"], f"arb{tid}")
+            expected = sum(len(v) for v in publishes.values())
+            if os.environ.get("BENCH_SCALE_DUMP"):  # raw stamps for offline analysis
+                Path(os.environ["BENCH_SCALE_DUMP"], f"n{n}-{pattern}.json").write_text(json.dumps(
+                    {"publishes": publishes, "orders": [o for o in orders if o.get("client_order_id", "").startswith("arb")]}))
+            results.append({"n": n, "pattern": pattern + ("+replay" if replay and pattern == "one" else ""),
+                            "rounds": rounds, "samples": len(lat_all), "expected": expected,
+                            "p50": pct(lat_all)[0], "p99": pct(lat_all)[1], "gate_p99": pct(lat_gate)[1],
+                            "rss_mb": rss / 2**20, "rss_idle_mb": rss_idle / 2**20, "build_s": build_s,
+                            "symbols": len(distinct)})
+        return results
+    except BaseException:
+        out = run_dir / "worker.out"
+        if out.exists():
+            print(f"--- worker.out (tail)\n{out.read_text()[-3000:]}", file=sys.stderr)
+        raise
     finally:
         stop_proc(worker, grace_s=60)
+        stats = _commit_stats(run_dir / "worker.out")
+        if stats:
+            print(f"N={n}: worker store {stats}", flush=True)
 
 
-async def run(sizes: list[int], samples: int) -> None:
+def _commit_stats(path: Path) -> str:
+    """The worker's last ``commit stats`` line (printed on exit), or ''."""
+    if not path.exists():
+        return ""
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.startswith("commit stats")]
+    return lines[-1] if lines else ""
+
+
+async def run(sizes: list[int], samples: int, symbols_mode: str, patterns: list[str], replay: bool) -> None:
+    alias = symbols_mode == "alias" or (symbols_mode == "auto" and sim_supports("--alias-symbols"))
+    if not alias:
+        patterns = ["herd"]  # one symbol: every task reacts to every publish
+        replay = False
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         home = Path(tmp)
-        sim, endpoints = start_sim(home)
+        sim, endpoints = start_sim(home, extra_args=["--alias-symbols", str(max(sizes))] if alias else None)
+        symbols = list(endpoints.get("symbols", [])) if alias else None
+        print(f"symbols: {f'one per task (simulator aliasing, {len(symbols)} served)' if alias else 'NEIROETH shared, one sim account per task'}; "
+              f"patterns: {', '.join(patterns)}{'; others on replayed markets' if replay else ''}", flush=True)
         admin = Admin(endpoints)
         results = []
         try:
             await admin.pause_replay()
             for n in sizes:
-                res = await one_size(home, admin, endpoints, n, samples)
-                results.append(res)
-                print(f"N={n:>3}: {res['samples']}/{res['expected']} reactions over {res['rounds']} rounds, "
-                      f"p50 {res['p50']:.1f} ms, p99 {res['p99']:.1f} ms (gate-triggered p99 {res['gate_p99']:.1f} ms), "
-                      f"RSS {res['rss_mb']:.0f} MB (after build-up {res['rss_idle_mb']:.0f} MB), "
-                      f"build-up {res['build_s']:.0f} s", flush=True)
+                for res in await one_size(home, admin, endpoints, n, samples, symbols, patterns, replay):
+                    results.append(res)
+                    print(f"N={n} {res['pattern']}: {res['samples']}/{res['expected']} reactions over {res['rounds']} "
+                          f"rounds, p50 {res['p50']:.1f} ms, p99 {res['p99']:.1f} ms (gate-triggered p99 "
+                          f"{res['gate_p99']:.1f} ms), RSS {res['rss_mb']:.0f} MB (after build-up "
+                          f"{res['rss_idle_mb']:.0f} MB), build-up {res['build_s']:.0f} s", flush=True)
         finally:
             await admin.close()
             stop_proc(sim)
-        print("\n   N  reactions  p50 ms  p99 ms  gate p99 ms  RSS MB")
+        print("\n   N  pattern      symbols  reactions  p50 ms  p99 ms  gate p99 ms  RSS MB")
         for r in results:
-            print(f"{r['n']:>4}  {r['samples']:>9}  {r['p50']:>6.1f}  {r['p99']:>6.1f}  {r['gate_p99']:>11.1f}  "
-                  f"{r['rss_mb']:>6.0f}")
+            print(f"{r['n']:>4}  {r['pattern']:<11}  {r['symbols']:>7}  {r['samples']:>9}  {r['p50']:>6.1f}  "
+                  f"{r['p99']:>6.1f}  {r['gate_p99']:>11.1f}  {r['rss_mb']:>6.0f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50,100")
-    parser.add_argument("--samples", type=int, default=200, help="reactions to collect per N (at least 3 rounds)")
+    parser.add_argument("--samples", type=int, default=200, help="reactions to collect per N and pattern")
+    parser.add_argument("--symbols", choices=("auto", "alias", "shared"), default="auto",
+                        help="alias: each task on its own symbol (simulator --alias-symbols); shared: all on "
+                             "NEIROETH with separate sim accounts (herd only); auto: alias when the simulator has it")
+    parser.add_argument("--patterns", default="one,herd",
+                        help="comma list: one (one task at a time gets an edge while the others run), herd (all at once)")
+    parser.add_argument("--replay", action="store_true",
+                        help="pattern one: the other tasks' symbols replay the recording meanwhile (market load)")
     args = parser.parse_args()
-    asyncio.run(run([int(x) for x in args.sizes.split(",")], args.samples))
+    asyncio.run(run([int(x) for x in args.sizes.split(",")], args.samples, args.symbols,
+                    [p.strip() for p in args.patterns.split(",") if p.strip()], args.replay))

@@ -400,10 +400,7 @@ class Store:
         ids = list(task_ids)
         if not ids:
             return set()
-        sql = (f"UPDATE tasks SET heartbeat_ms=? WHERE owner_id=? AND task_id IN ({','.join('?' * len(ids))}) "
-               "RETURNING task_id")
-        rows = await self._write(False, _fetch, sql, [now_ms(), owner_id, *ids])
-        return {r[0] for r in rows}
+        return set(await self._write(False, _heartbeat_many, ids, owner_id, now_ms()))
 
     async def release_lease(self, task_id: str, owner_id: str) -> None:
         await self._write(True, _exec, "UPDATE tasks SET owner_id=NULL, owner_pid=NULL, owner_host=NULL, "
@@ -453,20 +450,60 @@ class Store:
     async def put_live_many(self, items: Iterable[tuple[str, str]]) -> None:
         """Upsert ``(task_id, json_text)`` telemetry rows in ONE transaction (not fsynced)."""
         ts = now_ms()
-        rows = [(task_id, ts, text) for task_id, text in items]
-        if rows:
-            await self._write(False, _executemany_tx, _PUT_LIVE, rows)
+        params = [v for task_id, text in items for v in (task_id, ts, text)]
+        if params:
+            await self._write(False, _put_live_many, params)
 
     async def get_live(self) -> dict[str, str]:
         rows = await self._fetchall("SELECT task_id, data FROM task_live")
         return {r[0]: r[1] for r in rows}
 
 
-_PUT_LIVE = ("INSERT INTO task_live (task_id, updated_ms, data) VALUES (?,?,?) "
-             "ON CONFLICT(task_id) DO UPDATE SET updated_ms=excluded.updated_ms, data=excluded.data")
-
-
 # ---- statement runners (called on the SQLite thread through Store._write / _fetchall) ----
+# Batch runners use a few multi-row statements rather than one statement per row: every statement
+# (and every fetched row) releases and re-takes the GIL on the SQLite thread, and each re-take can
+# wait a whole switch interval (5 ms) while the event loop is busy, delaying the commits queued behind.
+
+_CHUNK = 250  # rows per multi-row statement (stays far below SQLite's 32766 bound parameters)
+
+
+def _heartbeat_many(db: sqlite3.Connection, ids: list[str], owner_id: str, ts: int) -> list[str]:
+    """Refresh the leases of ``ids`` held by ``owner_id``; returns the ids still held (one transaction)."""
+    held: list[str] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"UPDATE tasks SET heartbeat_ms=? WHERE owner_id=? AND task_id IN ({marks})",
+                       [ts, owner_id, *chunk])
+            (joined,) = db.execute(f"SELECT json_group_array(task_id) FROM tasks WHERE owner_id=? "
+                                   f"AND task_id IN ({marks})", [owner_id, *chunk]).fetchone()
+            held += msgspec.json.decode(joined)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return held
+
+
+def _put_live_many(db: sqlite3.Connection, params: list) -> None:
+    """Upsert telemetry rows (flat ``task_id, updated_ms, data`` triples) in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        step = 3 * _CHUNK
+        for i in range(0, len(params), step):
+            chunk = params[i:i + step]
+            db.execute("INSERT INTO task_live (task_id, updated_ms, data) VALUES "
+                       + ",".join(["(?,?,?)"] * (len(chunk) // 3))
+                       + " ON CONFLICT(task_id) DO UPDATE SET updated_ms=excluded.updated_ms, data=excluded.data",
+                       chunk)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 def _exec(db: sqlite3.Connection, sql: str, params) -> int:
     """One autocommit statement; returns its rowcount."""
@@ -479,18 +516,6 @@ def _insert(db: sqlite3.Connection, sql: str, params) -> int:
 
 def _fetch(db: sqlite3.Connection, sql: str, params) -> list[tuple]:
     return db.execute(sql, params).fetchall()
-
-
-def _executemany_tx(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
-    """``executemany`` in one transaction."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.executemany(sql, rows)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def _split_sql(script: str) -> list[str]:

@@ -81,3 +81,15 @@ async def test_control_row_reaches_only_its_task_and_telemetry_covers_all(store,
 async def _live_for(store, tasks):
     live = await store.get_live()
     return live if all(t.task_id in live for t in tasks) else None
+
+
+async def test_batches_larger_than_one_statement_chunk(store):
+    ids = [f"0000000c{i:04d}" for i in range(260)]  # > 250 rows: two multi-row statements
+    for task_id in ids:
+        await store.create_task(TaskRecord(task_id=task_id, strategy="tm_test", symbol="NEIROETHUSDT"))
+        assert await store.acquire_lease(task_id, "me", os.getpid(), "h", ttl_s=5)
+    assert await store.acquire_lease(ids[255], "thief", 1, "other", ttl_s=5, force=True)
+    assert await store.heartbeat_many(ids, "me") == set(ids) - {ids[255]}
+    await store.put_live_many([(t, json.dumps({"i": i})) for i, t in enumerate(ids)])
+    live = await store.get_live()
+    assert {t: json.loads(v)["i"] for t, v in live.items()} == {t: i for i, t in enumerate(ids)}
