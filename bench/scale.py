@@ -11,9 +11,12 @@ psutil resident memory of the worker after the rounds.
 
 Symbols (``--symbols``): with simulator aliasing (``sim --alias-symbols N``, used when the
 simulator supports it) every task trades ITS OWN symbol (NEIROETH, NEIRO001, ...: one recording
-served under N names) and each round publishes one rich bid per symbol, all posted at once
-(reaction of a task = from ITS symbol's publish). Without aliasing all tasks trade NEIROETH from
-separate sim accounts and react to the same publish (the herd case).
+served under N names). Patterns (``--patterns``, run in turn on the same worker): ``one`` -- each
+round ONE task (round robin) gets an edge on its symbol while the N-1 others keep running (on calm,
+refreshed books; ``--replay``: on their own replayed markets), reaction from that publish; ``herd``
+-- each round every symbol gets an edge at once (posted concurrently), reaction of a task from ITS
+symbol's publish: the worst case, N tasks competing for one event loop and one SQLite connection.
+Without aliasing all tasks trade NEIROETH from separate sim accounts (herd only).
 
 The worker prints its store's group-commit counters on exit (``commit stats ...``), shown per N.
 

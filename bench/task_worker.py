@@ -58,9 +58,10 @@ async def main(endpoints_path: str, db: str, specs_path: str) -> None:
         await manager.run()
     finally:
         await store.close()
-        stats = store.commit_stats
-        print(f"commit stats: {stats['steps']} steps in {stats['groups']} groups "
-              f"(largest {stats['max_group']})", file=sys.stderr, flush=True)
+        stats = getattr(store, "commit_stats", None)  # absent in stores without group commit
+        if stats:
+            print(f"commit stats: {stats['steps']} steps in {stats['groups']} groups "
+                  f"(largest {stats['max_group']})", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
