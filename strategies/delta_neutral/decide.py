@@ -8,7 +8,9 @@ decision, and "nothing to do" never bounces between the two states.
 Priorities (first match wins):
 
 1. a one-sided arb being fixed (``single_leg`` policy ``complete``/``reverse``);
-2. the initial build-up (REBALANCING, at most once per second);
+2. the initial build-up (REBALANCING, at most once per second); a cross-spot
+   arbitrage beating ``entry_threshold_bps`` is taken before (and between)
+   build-up rounds: an edge must be acted on at the first fresh book showing it;
 3. a re-hedge when |net delta| exceeds the tolerance max(delta_tolerance_base,
    one contract) (REBALANCING, at most once per second);
 4. a cross-spot arbitrage whose net edge beats ``entry_threshold_bps``;
@@ -107,6 +109,11 @@ def low_inventory(inventory_base: Mapping[VenueId, Decimal], books: Mapping[Venu
     return bool(deficit_venues(inventory_base, spot_targets_base(config, mids), config.min_inventory_fraction))
 
 
+def _arb_decision(arb: ArbPlan) -> Decision:
+    return Decision("arb", f"arb sell {arb.sell_venue.value} buy {arb.buy_venue.value} {arb.qty_base} "
+                           f"@ {arb.edge_bps:.1f} bps net", arb=arb)
+
+
 def decide(
     *,
     books: Mapping[VenueId, BookTop],
@@ -138,6 +145,11 @@ def decide(
     if building:
         if not build_orders:
             return Decision("build_done", "build-up complete")
+        # An edge is fleeting, the build-up is not: take it first, and between build rounds
+        # (the cross-spot trade leaves the total spot inventory and the delta unchanged).
+        arb = best_arb(books, infos, inventory_base, quote_free_usdt, config)
+        if arb is not None:
+            return _arb_decision(arb)
         if since_rebalance_ms >= min(FAST_COOLDOWN_MS, int(config.rebalance_cooldown_s * 1000)):
             return Decision("rebalance", "build-up")
         return None
@@ -148,8 +160,7 @@ def decide(
                 return Decision("rebalance", f"re-hedge: delta {net_delta_base} beyond tolerance")
     arb = best_arb(books, infos, inventory_base, quote_free_usdt, config)
     if arb is not None:
-        return Decision("arb", f"arb sell {arb.sell_venue.value} buy {arb.buy_venue.value} {arb.qty_base} "
-                               f"@ {arb.edge_bps:.1f} bps net", arb=arb)
+        return _arb_decision(arb)
     arb = rebalance_arb(books, infos, inventory_base, quote_free_usdt, config)
     if arb is not None:
         return Decision("arb", f"rebalance via arb: sell {arb.sell_venue.value} buy {arb.buy_venue.value} "

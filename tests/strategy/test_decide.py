@@ -99,3 +99,13 @@ def test_config_refuses_bad_rebalance_and_sync_values():
                              ("rebalance_patience_s", "-1", "rebalance_patience_s")):
         with pytest.raises(ConfigError, match=text):
             config_from_dict({key: value})
+
+
+def test_build_up_takes_an_arb_edge_at_once():
+    # the bench's 1.2 s stall: an edge during the build-up cooldown waited for the next build round
+    order = P.PlannedOrder(GS, Side.BUY, D(100), D("0.05"), "build")
+    books = dict(CALM, **{GS: book(GS, "0.05100", "0.05110", bid_qty="300")})
+    for last_rebalance in (100_000 - 200, 0):  # inside the cooldown, and with a build round due
+        d = _decide(books, building=True, build_orders=[order], last_rebalance=last_rebalance)
+        assert d.action == "arb" and d.arb.sell_venue == GS and d.arb.buy_venue == MS
+    assert _decide(building=True, build_orders=[order], last_rebalance=100_000 - 200) is None
