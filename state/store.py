@@ -18,16 +18,20 @@ defaults to ``~/.arb-runner``). The file is created with mode 0600.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import msgspec
 
 from exchanges.clock import now_ms
-from state.commit import GroupCommitter, Step
+from state.commit import GroupCommitter, Step, run_locked
 from state.records import (
     ControlRequest,
     FillRecord,
@@ -101,8 +105,10 @@ class Store:
         self._sync_full: bool | None = None
         # Every write runs as ONE function on aiosqlite's thread (a whole transaction per hop), so
         # statements of different coroutines never interleave inside a transaction; FSM steps are
-        # group-committed (state/commit.py).
-        self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced)
+        # group-committed (state/commit.py), on the loop thread itself while the SQLite thread is
+        # idle: every job there holds ``_db_lock`` while it runs.
+        self._db_lock = threading.Lock()
+        self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced, inline_lock=self._db_lock)
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -123,7 +129,9 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create database {db_path}: {exc.strerror or exc}") from None
         try:
-            conn = await aiosqlite.connect(str(db_path), isolation_level=None)
+            # check_same_thread=False: group commits may run on the loop thread while aiosqlite's
+            # thread is idle (never both at once: Store._db_lock, state/commit.py)
+            conn = await aiosqlite.connect(str(db_path), isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {db_path}: {exc}") from None
         store = cls(conn, db_path)
@@ -183,7 +191,7 @@ class Store:
         return {"groups": c.groups, "steps": c.steps, "max_group": c.max_group}
 
     async def _set_sync(self, full: bool) -> None:
-        await self._conn._execute(self._sync_in_thread, self._conn._conn, full)
+        await self._conn._execute(run_locked, self._db_lock, partial(self._sync_in_thread, self._conn._conn, full))
 
     def _sync_in_thread(self, db: sqlite3.Connection, full: bool) -> None:
         """On the SQLite thread: select ``synchronous=FULL``/``NORMAL`` for the next commit."""
@@ -197,7 +205,7 @@ class Store:
 
     async def _write(self, durable: bool, fn, *args):
         """Run ``fn(db, *args)`` on the SQLite thread in one hop, ``synchronous`` FULL if ``durable``."""
-        return await self._conn._execute(self._write_in_thread, durable, fn, args)
+        return await self._conn._execute(run_locked, self._db_lock, partial(self._write_in_thread, durable, fn, args))
 
     def _write_in_thread(self, durable: bool, fn, args: tuple):
         db = self._conn._conn
@@ -205,7 +213,7 @@ class Store:
         return fn(db, *args)
 
     async def _fetchall(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        return await self._conn._execute(_fetch, self._conn._conn, sql, tuple(params))
+        return await self._conn._execute(run_locked, self._db_lock, partial(_fetch, self._conn._conn, sql, tuple(params)))
 
     # ---- tasks -------------------------------------------------------------
 
@@ -274,7 +282,33 @@ class Store:
 
     # ---- the FSM commit ----------------------------------------------------
 
-    async def commit_step(
+    async def commit_step(self, task_id: str, owner_id: str, **fields: Any) -> int:
+        """Commit one FSM step atomically; returns the task's new version.
+
+        ``fields`` (keyword-only): ``state``, ``state_entered_ms``, ``context_json``, ``pnl_json``
+        (required; None leaves the stored PnL as it is), ``status``, ``transition`` (a TransitionRecord), ``new_intents``,
+        ``intent_updates``, ``fills``, ``funding``, ``durable`` (default True), ``last_error``,
+        ``ack_controls``. Writes the checkpoint (state, context, PnL, status), the journal row,
+        new intents (a duplicate client order id raises ``sqlite3.IntegrityError`` and nothing
+        of this step is committed), intent updates, fills and funding (both idempotent), and
+        acknowledges the control requests ``ack_controls`` whose effect this step makes durable.
+        Raises LeaseLost when ``owner_id`` does not hold the lease.
+
+        Steps of concurrent callers are group-committed (:mod:`state.commit`): one
+        transaction, one fsync, each step in its own savepoint; the await returns
+        after the COMMIT of the caller's group. ``durable`` selects
+        ``synchronous=FULL`` (a group is durable when any of its steps is).
+        """
+        return await self._committer.submit(self._build_step(task_id, owner_id, **fields))
+
+    def commit_step_nowait(self, task_id: str, owner_id: str, **fields: Any) -> asyncio.Future:
+        """Write-behind :meth:`commit_step` (same arguments): queue the step and return its future
+        (the new version, or LeaseLost etc.) at once. A step committed by the same caller before
+        the loop turns (the next handler's, carrying order intents) shares its transaction; any
+        later step is committed after it (FIFO). The caller must consume the future's exception."""
+        return self._committer.submit_nowait(self._build_step(task_id, owner_id, **fields))
+
+    def _build_step(
         self,
         task_id: str,
         owner_id: str,
@@ -282,7 +316,7 @@ class Store:
         state: str,
         state_entered_ms: int,
         context_json: str,
-        pnl_json: str,
+        pnl_json: str | None,
         status: TaskStatus | None = None,
         transition: TransitionRecord | None = None,
         new_intents: Iterable[OrderIntent] = (),
@@ -292,25 +326,13 @@ class Store:
         durable: bool = True,
         last_error: str | None = None,
         ack_controls: Iterable[int] = (),
-    ) -> int:
-        """Commit one FSM step atomically; returns the task's new version.
-
-        Writes the checkpoint (state, context, PnL, status), the journal row,
-        new intents (a duplicate client order id raises ``sqlite3.IntegrityError``
-        and nothing of this step is committed), intent updates, fills and funding
-        (both idempotent), and acknowledges the control requests ``ack_controls``
-        whose effect this step makes durable. Raises LeaseLost when
-        ``owner_id`` does not hold the lease.
-
-        Steps of concurrent callers are group-committed (:mod:`state.commit`): one
-        transaction, one fsync, each step in its own savepoint; the await returns
-        after the COMMIT of the caller's group. ``durable`` selects
-        ``synchronous=FULL`` (a group is durable when any of its steps is).
-        """
+    ) -> Step:
         ts = now_ms()
-        sql = ("UPDATE tasks SET state=?, state_entered_ms=?, context=?, pnl=?, updated_ms=?, "
-               "version=version+1")
-        params: list = [state, state_entered_ms, context_json, pnl_json, ts]
+        sql = "UPDATE tasks SET state=?, state_entered_ms=?, context=?, updated_ms=?, version=version+1"
+        params: list = [state, state_entered_ms, context_json, ts]
+        if pnl_json is not None:
+            sql += ", pnl=?"
+            params.append(pnl_json)
         if status is not None:
             sql += ", status=?"
             params.append(status.value)
@@ -323,7 +345,7 @@ class Store:
         if transition is not None:
             journal = [task_id, None, transition.ts_ms or ts, transition.src, transition.dst, transition.trigger,
                        transition.reason]
-        step = Step(
+        return Step(
             task_id, owner_id, durable, sql, params, journal,
             new_intents=[(i.client_order_id, task_id, i.seq, i.status.value, ts, _encode(i).decode())
                          for i in new_intents],
@@ -333,7 +355,6 @@ class Store:
             funding=[(task_id, f.venue.value, f.ts_ms, _encode(f).decode()) for f in funding],
             acks=[(ts, int(cid), task_id) for cid in ack_controls],
         )
-        return await self._committer.submit(step)
 
     # ---- reads -------------------------------------------------------------
 

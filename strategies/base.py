@@ -119,6 +119,10 @@ class Next(msgspec.Struct, frozen=True):
     status: TaskStatus | None = None
     #: False lets a transition that carries nothing but the state change skip the fsync.
     durable: bool = False
+    #: True: a bare transition whose next handler runs at once (e.g. MONITORING -signal->
+    #: ANALYZING on a trade decision) is queued for commit without waiting, so it shares one
+    #: transaction with the next handler's commit (see :meth:`StrategyTask.go`).
+    write_behind: bool = False
 
 
 class Finish(msgspec.Struct, frozen=True):
@@ -181,6 +185,10 @@ class StrategyTask:
         self.last_error = record.last_error
         self.wake = asyncio.Event()
         self.intents: dict[str, OrderIntent] = {}
+        #: client order ids that may still need work (not final, or just changed), in creation
+        #: order: the strategy prunes the settled ones, so per-pass work does not grow with the
+        #: history of intents (a long session has thousands)
+        self.open_intent_ids: dict[str, None] = {}
         self.fills: list[FillRecord] = []
         self.funding: list[FundingRecord] = []
         self._fill_keys: set[tuple[str, str]] = set()
@@ -211,14 +219,22 @@ class StrategyTask:
         return max(0.0, (now_ms() - self.state_entered_ms) / 1000.0)
 
     def go(self, trigger: str, reason: str = "", status: TaskStatus | None = None,
-           durable: bool = False) -> Next:
+           durable: bool = False, write_behind: bool = False) -> Next:
         """Build a transition request; the edge is validated by ``step()``.
 
         The commit is fsynced (``synchronous=FULL``) whenever it carries intents,
         fills, funding, intent updates, a status change or a control ack, or
         when ``durable`` is True; a bare state change uses ``synchronous=NORMAL``.
+
+        ``write_behind=True`` (for a bare transition only; ignored when anything else is
+        queued): ``step()`` queues the checkpoint and returns without waiting for its COMMIT.
+        The store commits queued steps in order, so the next handler's commit (same loop
+        turn) lands in the same transaction, and no later commit of the task can become
+        durable without it; a crash before it simply resumes from the previous state, which is
+        safe because a bare transition precedes no side effect. A failure of the write-behind
+        commit (LeaseLost) is raised by the next ``step()``.
         """
-        return Next(trigger, reason, status, durable)
+        return Next(trigger, reason, status, durable, write_behind)
 
     def finish(self, status: TaskStatus, reason: str = "") -> Finish:
         """End the task (only from FINALIZING)."""
@@ -232,6 +248,8 @@ class StrategyTask:
         for intent in await self.store.intents(self.task_id):
             self.intents[intent.client_order_id] = intent
             self.context.next_seq = max(self.context.next_seq, intent.seq + 1)
+            if not intent.status.is_final:
+                self.open_intent_ids[intent.client_order_id] = None
         for fill in await self.store.fills(self.task_id):
             self.fills.append(fill)
             self._fill_keys.add((fill.venue.value, fill.trade_id))
@@ -249,6 +267,9 @@ class StrategyTask:
         waits for ``wake`` or a timer). Raises InvalidTransition for an
         undeclared edge and store errors (LeaseLost) unchanged.
         """
+        if self._write_behind_error is not None:
+            exc, self._write_behind_error = self._write_behind_error, None
+            raise exc
         if self.status.is_terminal:
             return False
         nxt = self._control_next()
@@ -305,6 +326,7 @@ class StrategyTask:
                                  reason=nxt.reason),
                 status=status,
                 durable=nxt.durable,
+                write_behind=nxt.write_behind,
             )
         except BaseException:
             self.machine.set_state(src.value, model=self)
@@ -336,7 +358,7 @@ class StrategyTask:
         await self._commit(None, status=None, durable=durable)
 
     async def _commit(self, transition: TransitionRecord | None, status: TaskStatus | None,
-                      durable: bool = True) -> None:
+                      durable: bool = True, write_behind: bool = False) -> None:
         if status is None and self._status_dirty:
             status = self._pending_status()
         if transition is not None:
@@ -346,15 +368,20 @@ class StrategyTask:
         fills = list(self._new_fills)
         funding = list(self._new_funding)
         acks = list(self._controls_to_ack)
-        if not durable and (new_intents or updates or fills or funding or acks or status is not None):
-            # Anything that precedes or records a side effect is fsynced, whatever the caller asked.
-            durable = True
-        version = await self.store.commit_step(
-            self.task_id, self.owner_id,
+        if new_intents or updates or fills or funding or acks or status is not None:
+            # Anything that precedes or records a side effect is fsynced and waited for,
+            # whatever the caller asked.
+            durable, write_behind = True, False
+        elif self._error_dirty:
+            write_behind = False
+        if self._write_behind_error is not None:
+            exc, self._write_behind_error = self._write_behind_error, None
+            raise exc
+        fields = dict(
             state=self.state.value,
             state_entered_ms=self.state_entered_ms,
             context_json=_ctx_encoder.encode(self.context).decode(),
-            pnl_json=_ctx_encoder.encode(self.pnl()).decode(),
+            pnl_json=self._pnl_json(bool(fills or funding or status is not None)),
             status=status,
             transition=transition,
             new_intents=new_intents,
@@ -365,7 +392,11 @@ class StrategyTask:
             ack_controls=acks,
             last_error=self.last_error if self._error_dirty else None,
         )
-        self.committed_version = version
+        if write_behind:
+            self.store.commit_step_nowait(self.task_id, self.owner_id, **fields).add_done_callback(
+                self._write_behind_done)
+            return
+        self.committed_version = await self.store.commit_step(self.task_id, self.owner_id, **fields)
         if status is not None:
             self.status = status
         self._new_intents.clear()
@@ -377,6 +408,30 @@ class StrategyTask:
         self._error_dirty = False
 
     _error_dirty = False
+    _write_behind_error: BaseException | None = None
+    _pnl_written_ms = 0
+    #: the stored PnL is refreshed with every commit that books fills/funding or changes the
+    #: status, else at most this often (marks move all the time; the live view has them)
+    PNL_REFRESH_MS: ClassVar[int] = 1000
+
+    def _pnl_json(self, booked: bool) -> str | None:
+        """The PnL for this commit, or None to leave the stored one (saves computing it on the
+        reaction path: planning intents changes no PnL)."""
+        now = now_ms()
+        if not booked and now - self._pnl_written_ms < self.PNL_REFRESH_MS:
+            return None
+        self._pnl_written_ms = now
+        return _ctx_encoder.encode(self.pnl()).decode()
+
+    def _write_behind_done(self, fut: asyncio.Future) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self._write_behind_error = exc
+            self.wake.set()
+        else:
+            self.committed_version = max(self.committed_version, fut.result())
 
     def set_error(self, text: str) -> None:
         """Remember the last error (shown in listings); committed with the next step."""
@@ -412,6 +467,7 @@ class StrategyTask:
         )
         self.intents[client_order_id] = intent
         self._new_intents[client_order_id] = intent
+        self.open_intent_ids[client_order_id] = None
         return intent
 
     def is_committed(self, client_order_id: str) -> bool:
@@ -422,6 +478,7 @@ class StrategyTask:
         """Queue a changed intent (status, fills, venue id) for the next commit."""
         intent.updated_ms = now_ms()
         self.intents[intent.client_order_id] = intent
+        self.open_intent_ids[intent.client_order_id] = None  # re-checked by the next pass
         if intent.client_order_id in self._new_intents:
             self._new_intents[intent.client_order_id] = intent
         else:
@@ -448,7 +505,8 @@ class StrategyTask:
         return True
 
     def unresolved_intents(self) -> list[OrderIntent]:
-        return [i for i in self.intents.values() if not i.status.is_final]
+        """Intents whose venue status is not final (a subset of ``open_intent_ids``)."""
+        return [i for c in self.open_intent_ids if not (i := self.intents[c]).status.is_final]
 
     # ---- control (called by the TaskManager) -------------------------------
 

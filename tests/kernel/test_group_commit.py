@@ -55,12 +55,27 @@ async def test_lone_commit_goes_at_once_as_a_group_of_one(store):
     assert store.commit_stats == {"groups": 1, "steps": 1, "max_group": 1}
 
 
+class BusyThread:
+    """Holds the store's lock as if aiosqlite's thread were running a job: groups go to the thread
+    (and wait there) instead of committing inline on the loop thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.lock = store._db_lock
+
+    def __enter__(self) -> "BusyThread":
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
 async def test_concurrent_commits_of_many_tasks_land_atomically_in_one_group(store):
     results = await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), 1), intent(tid(i), 2)])
                                      for i in range(N)))
     assert results == [1] * N
-    # the first step went alone at once, every other one queued behind it and went as ONE group
-    assert store.commit_stats == {"groups": 2, "steps": N, "max_group": N - 1}
+    # submitted in the same loop iteration: ONE group, committed inline (the SQLite thread was idle)
+    assert store.commit_stats == {"groups": 1, "steps": N, "max_group": N}
     for i in range(N):
         rec = await store.get_task(tid(i))
         assert (rec.version, rec.state, rec.context) == (1, State.ANALYZING, '{"k": 1}')
@@ -68,11 +83,24 @@ async def test_concurrent_commits_of_many_tasks_land_atomically_in_one_group(sto
         assert [x.seq for x in await store.intents(tid(i))] == [1, 2]
 
 
+async def test_steps_queued_while_a_group_is_on_the_thread_go_as_the_next_group(store):
+    with BusyThread(store):
+        first = asyncio.ensure_future(commit(store, tid(0), intents=[intent(tid(0), 1)]))
+        await asyncio.sleep(0.05)  # dispatched: the group waits on the (busy) SQLite thread
+        assert not first.done()
+        rest = [asyncio.ensure_future(commit(store, tid(i), intents=[intent(tid(i), 1)])) for i in range(1, N)]
+        await asyncio.sleep(0.05)
+        assert not any(r.done() for r in rest)
+    assert await first == 1 and await asyncio.gather(*rest) == [1] * (N - 1)
+    assert store.commit_stats == {"groups": 2, "steps": N, "max_group": N - 1}
+    assert [len(await store.intents(tid(i))) for i in range(N)] == [1] * N
+
+
 async def test_fenced_out_task_in_a_group_fails_alone(store):
     assert await store.acquire_lease(tid(5), "thief", 1, "other", ttl_s=30, force=True)
     results = await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), 1)]) for i in range(N)),
                                    return_exceptions=True)
-    assert store.commit_stats["max_group"] == N - 1  # tid(5) was inside the big group
+    assert store.commit_stats["max_group"] == N  # tid(5) was inside the group
     assert isinstance(results[5], LeaseLost) and tid(5) in str(results[5])
     assert [r for i, r in enumerate(results) if i != 5] == [1] * (N - 1)
     assert (await store.get_task(tid(5))).version == 0
@@ -101,7 +129,7 @@ async def test_group_is_durable_when_any_step_is(store):
     await asyncio.gather(*(commit(store, tid(i), durable=False) for i in range(N)))
     assert await synchronous_mode(store) == 1  # NORMAL: nothing asked for an fsync
     await asyncio.gather(*(commit(store, tid(i), durable=(i == N - 1)) for i in range(N)))
-    assert store.commit_stats["max_group"] == N - 1
+    assert store.commit_stats["max_group"] == N
     assert await synchronous_mode(store) == 2  # FULL: one durable step makes the group durable
     await commit(store, tid(0), durable=False)
     assert await synchronous_mode(store) == 1
@@ -124,10 +152,12 @@ async def test_caller_awaits_the_commit_of_its_own_group(store, tmp_path):
 
 
 async def test_cancelled_queued_step_is_withdrawn(store):
-    first = asyncio.ensure_future(commit(store, tid(0)))
-    second = asyncio.ensure_future(commit(store, tid(1), intents=[intent(tid(1), 1)]))
-    await asyncio.sleep(0)  # both submitted: the first is on the SQLite thread, the second queued
-    second.cancel()
+    with BusyThread(store):
+        first = asyncio.ensure_future(commit(store, tid(0)))
+        await asyncio.sleep(0.05)  # the first is on the SQLite thread
+        second = asyncio.ensure_future(commit(store, tid(1), intents=[intent(tid(1), 1)]))
+        await asyncio.sleep(0)  # the second is queued behind it
+        second.cancel()
     assert await first == 1
     with pytest.raises(asyncio.CancelledError):
         await second
@@ -176,3 +206,105 @@ async def test_strategy_tasks_stepping_together_commit_their_intents(store):
         stored = await store.intents(t.task_id)
         assert [i.leg for i in stored] == ["arb_buy", "arb_sell"]
         assert (await store.get_task(t.task_id)).state is State.MANAGING_ORDERS
+
+
+def write_behind(store: Store, task_id: str, owner: str = "o1", trigger: str = "signal") -> asyncio.Future:
+    return store.commit_step_nowait(task_id, owner, state="ANALYZING", state_entered_ms=1, context_json="{}",
+                                    pnl_json="{}", transition=TransitionRecord(task_id=task_id, src="MONITORING",
+                                                                               dst="ANALYZING", trigger=trigger),
+                                    durable=False)
+
+
+async def test_write_behind_step_shares_the_next_steps_transaction(store):
+    """The reaction path: MONITORING -signal-> ANALYZING queued without waiting, then the trade
+    step with the intents in the same loop turn: ONE group (one transaction, one fsync)."""
+    fut = write_behind(store, tid(0))
+    assert not fut.done() and store.commit_stats["groups"] == 0  # nothing sent yet
+    assert await commit(store, tid(0), intents=[intent(tid(0), 1)], trigger="trade") == 2
+    assert fut.done() and fut.result() == 1
+    assert store.commit_stats == {"groups": 1, "steps": 2, "max_group": 2}
+    journal = await store.transitions(tid(0))
+    assert [(t.trigger, t.version) for t in journal] == [("signal", 1), ("trade", 2)]
+    assert await synchronous_mode(store) == 2  # the group carried an intent: FULL
+
+
+async def test_write_behind_step_alone_commits_on_the_next_loop_iteration(tmp_path):
+    store = await Store.open(tmp_path / "wb.sqlite")
+    await store.create_task(TaskRecord(task_id=tid(1), strategy="x", symbol="NEIROETHUSDT", config="{}"))
+    assert await store.acquire_lease(tid(1), "o1", os.getpid(), "h", ttl_s=30)
+    fut = write_behind(store, tid(1))
+    assert await fut == 1  # nobody else committed: it went by itself
+    assert store.commit_stats == {"groups": 1, "steps": 1, "max_group": 1}
+    assert (await store.get_task(tid(1))).state == State.ANALYZING
+    fut = write_behind(store, tid(1))
+    await store.close()  # close drains queued write-behind steps
+    assert fut.result() == 2
+    reopened = await Store.open(tmp_path / "wb.sqlite")
+    try:
+        assert (await reopened.get_task(tid(1))).version == 2
+    finally:
+        await reopened.close()
+
+
+async def test_write_behind_step_of_a_fenced_task_fails_in_its_future(store):
+    assert await store.acquire_lease(tid(2), "thief", 1, "other", ttl_s=30, force=True)
+    fut = write_behind(store, tid(2))
+    with pytest.raises(LeaseLost):
+        await fut
+    assert await store.transitions(tid(2)) == []
+
+
+class Signaller(Trader):
+    strategy_name = "gc_signaller"
+
+    async def on_monitoring(self):
+        return self.go("signal", "edge seen", write_behind=True)
+
+
+async def monitoring_task(store: Store, i: int) -> Signaller:
+    rec = await store.get_task(tid(i))
+    rec.state = State.MONITORING
+    t = Signaller(rec, store, {}, "o1")
+    await t.load()
+    return t
+
+
+async def test_task_write_behind_transition_and_trade_commit_as_one_group(store):
+    t = await monitoring_task(store, 3)
+    assert await t.step() and t.state is State.ANALYZING  # returned without waiting for the COMMIT
+    assert await t.step() and t.state is State.MANAGING_ORDERS
+    assert all(t.is_committed(cid) for cid in t.intents)
+    assert store.commit_stats == {"groups": 1, "steps": 2, "max_group": 2}
+    journal = await store.transitions(t.task_id)
+    assert [(j.src, j.dst) for j in journal] == [("MONITORING", "ANALYZING"), ("ANALYZING", "MANAGING_ORDERS")]
+    assert (await store.get_task(t.task_id)).state is State.MANAGING_ORDERS
+
+
+async def test_task_write_behind_failure_is_raised_by_the_next_step(store):
+    t = await monitoring_task(store, 4)
+    assert await store.acquire_lease(tid(4), "thief", 1, "other", ttl_s=30, force=True)
+    assert await t.step()  # queued; the fence fails on the SQLite thread
+    await store._committer.drain()
+    with pytest.raises(LeaseLost):
+        await t.step()
+    assert await store.transitions(t.task_id) == [] and await store.intents(t.task_id) == []
+
+
+async def test_inline_commits_and_thread_jobs_never_interleave(store):
+    """Commits inline on the loop thread while heartbeats, telemetry and reads run on aiosqlite's
+    thread: every transaction stays whole (an interleaving would fail with "cannot start a
+    transaction within a transaction" or lose rows)."""
+    ids = [tid(i) for i in range(N)]
+    for round_ in range(1, 41):
+        results = await asyncio.gather(
+            *(commit(store, tid(i), intents=[intent(tid(i), round_)]) for i in range(N)),
+            store.heartbeat_many(ids, "o1"),
+            store.put_live_many([(t, '{"round": %d}' % round_) for t in ids]),
+            store.intents(tid(0)),
+        )
+        assert results[:N] == [round_] * N
+        assert results[N] == set(ids)
+    assert [len(await store.intents(t)) for t in ids] == [40] * N
+    assert [len(await store.transitions(t)) for t in ids] == [40] * N
+    groups = store.commit_stats["groups"]
+    assert groups <= 40 * 2  # grouped, not one transaction per step
