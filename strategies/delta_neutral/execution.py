@@ -167,6 +167,7 @@ class OrderFlow:
             self._mark(intent, IntentStatus.NOT_SENT, "stale book: refused to send")
             return
         self._in_flight.add(cid)
+        self._note_taken(intent.venue, intent.side, intent.qty)
         try:
             order = await self.venues[intent.venue].place_order(intent.to_request(self.symbol))
         except OutcomeUnknown as exc:
@@ -280,7 +281,7 @@ class OrderFlow:
         self._drain_events()
         now = clock.now_ms()
         timeout_ms = int(self.config.order_timeout_s * 1000)
-        for intent in list(self.intents.values()):
+        for intent in [self.intents[c] for c in self.open_intent_ids]:
             cid = intent.client_order_id
             if cid in self._in_flight or cid in self._sendable:
                 continue
@@ -293,5 +294,6 @@ class OrderFlow:
             if intent.status.is_final:
                 await self._fetch_missing_fills(intent)
         self._drain_events()
-        return all(self._settled(i) for i in self.intents.values()
-                   if i.client_order_id not in self._sendable)
+        for cid in [c for c in self.open_intent_ids if c not in self._sendable and self._settled(self.intents[c])]:
+            del self.open_intent_ids[cid]  # settled: nothing left to do for it (re-added if it changes)
+        return all(c in self._sendable for c in self.open_intent_ids)

@@ -127,6 +127,10 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         self._loaded_ms = clock.now_ms()  # SYNCING's time budget counts from max(entering it, this)
         self._unreachable = False
         self._next_decide_ms = 0
+        #: MONITORING's decision handed to ANALYZING: (decision, book event count, ms)
+        self._signal_decision: tuple[decide.Decision, int, int] | None = None
+        #: venue -> ((book seq, book ts_ms), bid qty taken, ask qty taken) by our orders on that book
+        self._taken: dict[VenueId, tuple[tuple[int, int], Decimal, Decimal]] = {}
 
     # ---- lifecycle hooks --------------------------------------------------------
 
@@ -135,6 +139,9 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         self.ledger = Ledger.rebuild(self.symbol.base, self.fills, [f.amount_usdt for f in self.funding],
                                      self.symbol.quote)
         self._rebuild_booked()
+        for cid, intent in self.intents.items():  # final, but fills not all booked yet: still work to do
+            if intent.status.is_final and self.booked_qty(cid) < intent.filled_qty:
+                self.open_intent_ids[cid] = None
 
     async def on_start(self, resumed: bool) -> None:
         self._listen()
@@ -161,7 +168,36 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
     # ---- inputs ----------------------------------------------------------------------
 
     def _books(self) -> dict:
-        return {v: b for v in ALL_VENUES if (b := self.venues[v].book_top(self.symbol)) is not None}
+        """Current top of book per venue, minus what our own orders took from a book the venue
+        has not updated since (:func:`policy.book_after_taking`)."""
+        out = {}
+        for v in ALL_VENUES:
+            book = self.venues[v].book_top(self.symbol)
+            if book is None:
+                continue
+            taken = self._taken.get(v)
+            if taken is not None:
+                if taken[0] == (book.seq, book.ts_ms):
+                    book = policy.book_after_taking(book, taken[1], taken[2])
+                else:
+                    del self._taken[v]  # the venue has shown a newer book: it includes our take
+            out[v] = book
+        return out
+
+    def _note_taken(self, venue: VenueId, side: Side, qty: Decimal) -> None:
+        """Remember that an order of ours is about to take ``qty`` (venue units) at the top of
+        ``venue``'s current book: a sell takes the bid, a buy the ask."""
+        book = self.venues[venue].book_top(self.symbol)
+        if book is None:
+            return
+        key = (book.seq, book.ts_ms)
+        prev = self._taken.get(venue)
+        bid_taken, ask_taken = (prev[1], prev[2]) if prev is not None and prev[0] == key else (ZERO, ZERO)
+        if side is Side.SELL:
+            bid_taken += qty
+        else:
+            ask_taken += qty
+        self._taken[venue] = (key, bid_taken, ask_taken)
 
     def _all_fresh(self) -> bool:
         return all(self._book_fresh(v) for v in ALL_VENUES)
@@ -185,8 +221,8 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
     def _in_flight_perp_base(self) -> Decimal:
         mult = self.infos[PERP].contract_multiplier
         total = ZERO
-        for i in self.intents.values():
-            if i.venue == PERP and not i.status.is_final and i.status is not IntentStatus.NOT_SENT:
+        for i in self.unresolved_intents():
+            if i.venue == PERP and i.status is not IntentStatus.NOT_SENT:
                 total += (i.qty - i.filled_qty) * mult * i.side.sign
         return total
 
@@ -271,7 +307,8 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
     async def on_analyzing(self) -> Next | None:
         if not await self._prepare():
             return None
-        self._drain_events()
+        booked = self._drain_events()
+        signal, self._signal_decision = self._signal_decision, None
         ctx = self.context
         self._seen_book_events = self._book_events
         if ctx.halt_reason:
@@ -283,7 +320,10 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         if not self._all_fresh():
             return self.go("idle", "books stale or missing: not trading")
         now = clock.now_ms()
-        d = self._decision(now)
+        if signal is not None and not booked and signal[1] == self._book_events and now - signal[2] <= 5:
+            d = signal[0]  # MONITORING decided on these very inputs an instant ago (reaction path)
+        else:
+            d = self._decision(now)
         while d is not None and d.action in ("build_done", "single_leg_expired"):
             if d.action == "build_done":
                 ctx.building = False
@@ -396,7 +436,11 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             self._next_decide_ms = now + DECIDE_EVERY_MS
             d = self._decision(now)
             if d is not None:
-                return self.go("signal", d.reason)
+                # ANALYZING runs at once, on this decision unless an event came in between, and
+                # commits the legs' intents: this bare transition shares that transaction
+                # instead of costing a commit of its own (reaction path)
+                self._signal_decision = (d, self._book_events, now)
+                return self.go("signal", d.reason, write_behind=True)
         if self.time_in_state_s() >= self.config.reanalyze_s:
             await self._poll_funding()
             return self.go("signal", "timer")
@@ -495,7 +539,7 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
             "open_orders": [
                 {"id": i.client_order_id, "venue": i.venue.value, "side": i.side.value, "qty": str(i.qty),
                  "price": str(i.price), "status": i.status.value, "leg": i.leg}
-                for i in self.intents.values() if not i.status.is_final],
+                for i in self.unresolved_intents()],
             "book_age_ms": {v.value: b.age_ms(now) for v, b in books.items()},
             "building": self.context.building,
             "last_error": self.last_error,

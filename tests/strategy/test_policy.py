@@ -193,3 +193,18 @@ def test_book_freshness():
     assert not P.book_is_fresh(book(GS, "1", "2", ts_ms=1000), 1501, 500)
     assert not P.book_is_fresh(book(GS, "1", "2", ts_ms=1000, stale=True), 1000, 500)
     assert not P.book_is_fresh(None, 1000, 500)
+
+
+def test_book_after_taking_subtracts_our_take_from_the_top_level():
+    b = book(GS, "0.05100", "0.05110", bid_qty="300", ask_qty="300")
+    assert P.book_after_taking(b, D(0), D(0)) is b
+    after = P.book_after_taking(b, D(120), D(0))  # we sold 120 into the bid
+    assert (after.bid, after.bid_qty, after.ask, after.ask_qty) == (D("0.05100"), D(180), D("0.05110"), D(300))
+    gone = P.book_after_taking(b, D(500), D(300))  # never below zero
+    assert (gone.bid_qty, gone.ask_qty) == (D(0), D(0))
+    infos = make_infos()
+    other = book(MS, "0.04990", "0.05000")
+    cfg = DeltaNeutralConfig(symbol="NEIROETH")
+    assert P.best_arb({GS: b, MS: other}, infos, {GS: D(5000), MS: D(5000)}, {GS: D(10**6), MS: D(10**6)}, cfg)
+    assert P.best_arb({GS: gone, MS: other}, infos, {GS: D(5000), MS: D(5000)}, {GS: D(10**6), MS: D(10**6)},
+                      cfg) is None  # nothing left at the rich bid: no arb

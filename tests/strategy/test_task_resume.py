@@ -97,6 +97,7 @@ async def test_restart_after_accept_before_commit_books_the_fill(harness, fakes)
         with pytest.raises(Crash):
             await harness.step()
         task = await harness.crash_and_restart()
+        assert set(batch) <= set(task.open_intent_ids)  # loaded unresolved: the next pass settles them
         await harness.step()
         ms_cid = [c for c in batch if task.intents[c].venue is MS][0]
         assert task.intents[ms_cid].status is IntentStatus.FILLED
