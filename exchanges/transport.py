@@ -457,8 +457,10 @@ class WsClient:
         try:
             while True:
                 try:
-                    frame = await asyncio.wait_for(ws.recv(), self.idle_timeout_s)
-                except asyncio.TimeoutError:
+                    # a timeout scope, not wait_for: no extra task (and loop turn) per frame
+                    async with asyncio.timeout(self.idle_timeout_s):
+                        frame = await ws.recv()
+                except TimeoutError:
                     return f"idle for {self.idle_timeout_s}s"
                 except websockets.ConnectionClosed as exc:
                     return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
