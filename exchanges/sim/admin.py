@@ -23,7 +23,11 @@
   engine publishes the update (CLOCK_MONOTONIC on Linux: comparable across processes of the
   machine), ``fanout_done_perf_ns`` once every WS connection has its frame queued (written
   to the sockets in the next loop iteration). With an order's ``recv_perf_ns`` from
-  ``GET /_sim/orders`` a benchmark gets publish -> order-received latency.
+  ``GET /_sim/orders`` a benchmark gets publish -> order-received latency. ``book_log`` entries
+  also carry ``pushed_perf_ns``: when the change left the simulator on the venue's public
+  stream -- the publish time on Gate (pushed at once), on MEXC the first aggregated push that
+  carried it or a later state of that book (``aggre`` topics are sent once per 10/100 ms
+  interval); null if not pushed yet.
 * ``POST /_sim/replay`` ``{"resume": true}`` / ``{"pause": ["gate_spot"]}``; with
   ``"symbols": ["NEIRO001", ...]`` only those symbols' books are paused/resumed (``"pause"``
   venues, or every venue when resuming; ``"resume_venues": [...]`` narrows a resume). Unknown
@@ -50,6 +54,16 @@ from exchanges.sim.engine_types import SimError, SimOrder
 from exchanges.sim.gate_common import fmt
 
 BOOK_LOG_SIZE = 1000
+
+
+def _with_push_time(entry: dict, push_log: deque) -> dict:
+    """``entry`` + ``pushed_perf_ns`` (see the module doc)."""
+    if entry["venue"] != VenueId.MEXC_SPOT.value:
+        return dict(entry, pushed_perf_ns=entry["publish_perf_ns"])
+    pushed = next((ns for venue, symbol, last_id, ns in push_log
+                   if venue == entry["venue"] and symbol == entry["symbol"] and last_id >= entry["update_id"]
+                   and ns >= entry["publish_perf_ns"]), None)
+    return dict(entry, pushed_perf_ns=pushed)
 
 
 def _order_json(o: SimOrder) -> dict:
@@ -178,6 +192,7 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
         publish_ms = clock.now_ms()
         update = eng.set_book(venue, symbol, bids, asks)
         fanout_done_perf_ns = time.perf_counter_ns()
+        await asyncio.sleep(0)  # let the WS senders write the frames before this reply is built
         _, _, uid = eng.book(venue, symbol)
         entry = {"venue": venue.value, "symbol": str(symbol), "update_id": uid, "changed": update is not None,
                  "publish_perf_ns": publish_perf_ns, "fanout_done_perf_ns": fanout_done_perf_ns,
@@ -190,7 +205,7 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
             limit = max(1, int(request.query.get("limit", str(BOOK_LOG_SIZE))))
         except ValueError:
             return _bad("limit must be an integer")
-        return web.json_response(list(book_log)[-limit:])
+        return web.json_response([_with_push_time(e, ctx.push_log) for e in list(book_log)[-limit:]])
 
     async def replay_post(request: web.Request) -> web.Response:
         replayer = getattr(ctx, "replayer", None)

@@ -4,6 +4,7 @@ and read everything through this object."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,3 +26,7 @@ class SimContext:
     shutdown_requested: bool = False
     replayer: Any = None  # exchanges.sim.replay.Replayer when replaying
     paper_feed: Any = None  # exchanges.sim.paper.PaperFeed in paper mode
+    #: (venue, symbol, last update id, perf_counter_ns) of each aggregated public push (MEXC
+    #: ``aggre`` topics are sent once per interval, not at once): when a book change actually
+    #: left the simulator; read by ``GET /_sim/book_log`` (``pushed_perf_ns``).
+    push_log: deque = field(default_factory=lambda: deque(maxlen=4000))

@@ -50,6 +50,7 @@ import json
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -85,10 +86,12 @@ class MexcContext:
     """State shared by the REST handlers and the WS hub of one MEXC app:
     the engine, faults and the listen keys ``{key: (api_key, expires_ms)}``."""
 
-    def __init__(self, engine: SimEngine, faults: Faults | None) -> None:
+    def __init__(self, engine: SimEngine, faults: Faults | None, push_log: deque | None = None) -> None:
         self.engine = engine
         self.faults = faults or Faults()
         self.listen_keys: dict[str, tuple[str, int]] = {}
+        #: aggregated public pushes (SimContext.push_log when run by the server)
+        self.push_log: deque = push_log if push_log is not None else deque(maxlen=4000)
 
     def listen_key_owner(self, key: str) -> str | None:
         """API key owning a valid (unexpired) listen key, else None."""
@@ -420,13 +423,14 @@ async def list_listen_keys(ctx: MexcContext, req: Req) -> Any:
     return {"listenKey": [k for k in ctx.listen_keys if ctx.listen_key_owner(k) == req.account.api_key]}
 
 
-def build_mexc_app(engine: SimEngine, faults: Faults | None = None) -> web.Application:
+def build_mexc_app(engine: SimEngine, faults: Faults | None = None, push_log: deque | None = None
+                   ) -> web.Application:
     """The MEXC spot app: REST under ``/api/v3`` and the protobuf WS at ``/ws``.
     ``app[MEXC_CONTEXT]`` is the :class:`MexcContext`; ``app[MEXC_WS_HUB]`` the
     :class:`exchanges.sim.mexc_ws.MexcWsHub`."""
     from exchanges.sim.mexc_ws import MexcWsHub  # local: mexc_ws imports this module
 
-    ctx = MexcContext(engine, faults)
+    ctx = MexcContext(engine, faults, push_log)
     app = web.Application()
     app[MEXC_CONTEXT] = ctx
     routes = [

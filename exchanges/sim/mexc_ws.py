@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -343,6 +344,7 @@ class MexcWsHub:
         frame = msg.SerializeToString()
         for conn in list(state.subscribers):
             conn.send(frame)
+        self.ctx.push_log.append((VENUE.value, str(state.symbol), state.last_id, time.perf_counter_ns()))
 
     # ---- private pushes -------------------------------------------------------------
     def _on_account(self, conn: _Conn, update: AccountUpdate) -> None:

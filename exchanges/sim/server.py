@@ -191,7 +191,7 @@ class SimServer:
         self._hubs += list(setup_gate_ws(gate_app, self.ctx))
         from exchanges.sim.mexc_api import build_mexc_app
 
-        mexc_app = build_mexc_app(self.engine, self.ctx.faults)
+        mexc_app = build_mexc_app(self.engine, self.ctx.faults, self.ctx.push_log)
         admin_app = build_admin_app(self.ctx, on_shutdown=self.request_stop)
         events = self.recording.load() if self.replay_enabled else []
         starts = alias_starts(events, len(self.symbols))

@@ -83,7 +83,7 @@ async def test_admin_book_publish_stamps_and_book_log(sim):  # noqa: F811
     recv_ns = next(o["recv_perf_ns"] for o in log if o["client_order_id"] == "react-1")
     assert recv_ns > entry["publish_perf_ns"]  # publish -> order-received is measurable
     status, book_log = await _admin(sim, "GET", "/_sim/book_log?limit=5")
-    assert status == 200 and book_log[-1] == entry
+    assert status == 200 and book_log[-1] == dict(entry, pushed_perf_ns=entry["publish_perf_ns"])  # Gate: at once
     assert (await _admin(sim, "GET", "/_sim/book_log?limit=x"))[0] == 400
 
 
@@ -170,3 +170,24 @@ def test_order_log_limit_and_venue_filter(tiny_recording):
     assert [o.client_order_id for o in eng.order_log(3)] == ["m1", "t-g2", "m2"]
     assert len(eng.order_log()) == 6 and eng.order_log(0) == []
     eng.close()
+
+
+async def test_book_log_tells_when_a_mexc_change_was_pushed(sim):  # noqa: F811
+    """MEXC ``aggre`` topics push once per interval: book_log's ``pushed_perf_ns`` is the
+    send time of the first push that carried the change or a later state of the book."""
+    topic = "spot@public.aggre.bookTicker.v3.api.pb@10ms@NEIROETHUSDT"
+    async with aiohttp.ClientSession() as session:
+        _, unseen = await _admin(sim, "POST", "/_sim/book", {"venue": "mexc_spot", "bid": "0.0481", "ask": "0.0482"})
+        async with session.ws_connect(sim.endpoints["mexc_spot"]["ws_url"]) as ws:
+            await ws.send_str(json.dumps({"method": "SUBSCRIPTION", "params": [topic]}))
+            while (await ws.receive(timeout=3)).type is not aiohttp.WSMsgType.TEXT:
+                pass  # the subscription ack
+            _, entry = await _admin(sim, "POST", "/_sim/book", {"venue": "mexc_spot", "bid": "0.0479", "ask": "0.0482"})
+            while (await ws.receive(timeout=3)).type is not aiohttp.WSMsgType.BINARY:
+                pass
+            received_ns = time.perf_counter_ns()
+    _, log = await _admin(sim, "GET", "/_sim/book_log?limit=5")
+    by_id = {e["update_id"]: e for e in log}
+    pushed_ns = by_id[entry["update_id"]]["pushed_perf_ns"]
+    assert entry["publish_perf_ns"] + 9_000_000 <= pushed_ns <= received_ns
+    assert by_id[unseen["update_id"]]["pushed_perf_ns"] == pushed_ns  # nobody subscribed before: superseded

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 
@@ -53,3 +54,22 @@ async def test_10ms_topic_pushes_before_the_100ms_one(mexc):
         channels = [(await _next_binary(ws)).channel for _ in range(3)]
         assert channels.index(DEPTH_10) < channels.index(DEPTH_100)
         assert channels.index(BT_10) < channels.index(DEPTH_100)
+
+
+async def test_each_aggregated_push_is_logged_with_its_send_time(mexc):
+    """``/_sim/book_log``'s ``pushed_perf_ns`` for MEXC comes from this log: the push that
+    carried a change is stamped when it is sent, one interval after the change."""
+    from exchanges.sim.mexc_api import MEXC_CONTEXT
+
+    push_log = mexc.app[MEXC_CONTEXT].push_log
+    async with mexc.session.ws_connect(mexc.ws_url) as ws:
+        await _subscribe(ws, BT_10)
+        changed_ns = time.perf_counter_ns()
+        mexc.set_book([("0.050000", "4242")], [("0.050010", "1000")])
+        version = mexc.engine.book(MEXC, SYM)[2]
+        push = await _next_binary(ws)
+        received_ns = time.perf_counter_ns()
+    assert push.publicAggreBookTicker.bidQuantity == "4242"
+    venue, symbol, last_id, sent_ns = push_log[-1]
+    assert (venue, symbol, last_id) == ("mexc_spot", str(SYM), version)
+    assert changed_ns + 9_000_000 <= sent_ns <= received_ns  # sent after the 10 ms window, before it arrived
