@@ -110,6 +110,10 @@ class Admin:
             body["symbol"] = symbol
         return await self._post("/_sim/book", body)
 
+    async def book_log(self, limit: int = 1000) -> list[dict]:
+        async with self.session.get(self.url + "/_sim/book_log", params={"limit": str(limit)}) as resp:
+            return await resp.json()
+
     async def pause_replay(self, symbols: list[str] | None = None) -> dict:
         body: dict = {"pause": list(VENUES)}
         if symbols:
