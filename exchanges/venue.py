@@ -93,6 +93,11 @@ class Venue(Protocol):
 
     venue_id: VenueId
     market_type: MarketType
+    # Optional attribute (not part of the runtime check): ``order_write_at_once`` True when
+    # ``place_order`` writes its request to the socket before its first suspension (MEXC: the
+    # order is a body-less POST), False/absent when the bytes leave one loop turn later (Gate:
+    # aiohttp writes a request body from a separate task on Python < 3.12). Callers sending
+    # several orders at once start those first.
 
     async def start(self) -> None:
         """Open transports and sync the server-time offset. Idempotent."""

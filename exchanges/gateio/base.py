@@ -69,6 +69,9 @@ def decode(decoder: msgspec.json.Decoder, raw: bytes, what: str, venue: str, *, 
 class GateVenueBase:
     """Common part of both Gate venues (see module docstring)."""
 
+    #: orders are POSTs with a JSON body: aiohttp writes it from a task of its own (next loop turn)
+    order_write_at_once = False
+
     venue_id: VenueId
     market_type: MarketType
     OBU_CHANNEL = ""

@@ -76,6 +76,7 @@ class MexcSpotVenue:
 
     venue_id = VenueId.MEXC_SPOT
     market_type = MarketType.SPOT
+    order_write_at_once = True  # POST /api/v3/order carries everything in the signed query
 
     def __init__(
         self,

@@ -191,11 +191,23 @@ class OrderFlow:
             self._in_flight.discard(cid)
 
     async def _send_all(self, intents: list[OrderIntent]) -> None:
-        """Send intents concurrently (the arb legs leave together)."""
-        if len(intents) == 1:
-            await self._send(intents[0])
-        elif intents:
-            await asyncio.gather(*(self._send(i) for i in intents))
+        """Send intents concurrently (the arb legs leave together).
+
+        The first is sent from this task at once (no loop turn); the others run as tasks
+        meanwhile. A venue whose request leaves the process at once
+        (``order_write_at_once``) goes first: its bytes are out before the other legs'
+        preparation, which delays a leg whose bytes go out on the next loop turn anyway.
+        """
+        ordered = sorted(intents, key=lambda i: not getattr(self.venues[i.venue], "order_write_at_once", False))
+        if ordered:
+            others = [asyncio.ensure_future(self._send(i)) for i in ordered[1:]]
+            try:
+                await self._send(ordered[0])
+            finally:
+                failed = [r for r in await asyncio.gather(*others, return_exceptions=True)
+                          if isinstance(r, BaseException)]
+            if failed:
+                raise failed[0]
         self._drain_events()
 
     # ---- hedging ----------------------------------------------------------------------

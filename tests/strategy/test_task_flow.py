@@ -347,3 +347,28 @@ async def test_no_second_arb_into_liquidity_we_already_took(harness, fakes):
         assert [o.qty for o in orders_of(fakes[MS]) if o.side is Side.SELL] == [D(300), D(300)]
         assert_delta_within_tolerance(task)
         assert_no_duplicate_sends(fakes)
+
+
+async def test_leg_whose_request_leaves_at_once_is_sent_first(harness, fakes):
+    """The arb sells on Gate and buys on MEXC; MEXC's request leaves the process at once
+    (order_write_at_once), Gate's a loop turn later: the MEXC leg is started first, and both
+    are still in flight together."""
+    calls: list[str] = []
+    for v in (GS, MS):
+        orig = fakes[v].place_order
+
+        async def recorded(req, orig=orig, v=v):
+            calls.append(f"{v.value}:{req.side.value}")
+            return await orig(req)
+
+        fakes[v].place_order = recorded
+    fakes[MS].order_write_at_once = True
+    with freeze_time(T0) as ft:
+        set_books(fakes)
+        await harness.open()
+        await build(harness)
+        calls.clear()
+        ft.tick(1)
+        fakes[GS].set_book("0.05100", "300", "0.05110", "1000")  # sell Gate, buy MEXC
+        await harness.run_until(lambda t: t.state is State.WAITING_ORDERS)
+    assert calls[:2] == ["mexc_spot:buy", "gate_spot:sell"]
