@@ -64,6 +64,11 @@ _fill_decoder = msgspec.json.Decoder(FillRecord)
 _funding_decoder = msgspec.json.Decoder(FundingRecord)
 
 
+#: WAL pages after which a commit checkpoints by itself (SQLite's default is 1000); the runner
+#: normally keeps the WAL far below it with :meth:`Store.checkpoint_wal`.
+AUTOCHECKPOINT_PAGES = 10000
+
+
 def arb_home() -> Path:
     """``$ARB_HOME`` or ``~/.arb-runner``: the runner's state directory."""
     return Path(os.environ.get("ARB_HOME") or Path.home() / ".arb-runner")
@@ -108,6 +113,7 @@ class Store:
         # group-committed (state/commit.py), on the loop thread itself while the SQLite thread is
         # idle: every job there holds ``_db_lock`` while it runs.
         self._db_lock = threading.Lock()
+        self._checkpoint_conn: aiosqlite.Connection | None = None
         self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced, inline_lock=self._db_lock)
 
     # ---- lifecycle ---------------------------------------------------------
@@ -160,6 +166,7 @@ class Store:
         if result != "ok":
             raise StoreError(f"database {self.path} failed its integrity check: {result}")
         await c.execute("PRAGMA journal_mode=WAL")
+        await c.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         await c.execute("PRAGMA foreign_keys=ON")
         await self._set_sync(True)
         while version < SCHEMA_VERSION:
@@ -180,9 +187,30 @@ class Store:
                 raise
 
     async def close(self) -> None:
-        """Wait for queued step commits, then close the connection."""
+        """Wait for queued step commits, then close the connection(s)."""
         await self._committer.drain()
+        if self._checkpoint_conn is not None:
+            await self._checkpoint_conn.close()
+            self._checkpoint_conn = None
         await self._conn.close()
+
+    async def checkpoint_wal(self) -> tuple[int, int]:
+        """Copy committed WAL frames into the database file, off the commit path.
+
+        A PASSIVE ``wal_checkpoint`` on a second connection (its own thread): it waits for no
+        lock and holds up no writer, and the next commit restarts the WAL from its start once it
+        is fully copied. Left to SQLite, the commit that grows the WAL past 1000 pages runs the
+        checkpoint itself (copy + fsync of the database file: milliseconds on the reaction
+        path); the runner calls this every second instead, and the main connection's own
+        threshold is raised to :data:`AUTOCHECKPOINT_PAGES` as a backstop. Returns (frames in the
+        WAL, frames copied); ``(-1, -1)`` when the database is not in WAL mode.
+        """
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = await aiosqlite.connect(str(self.path), isolation_level=None)
+            await self._checkpoint_conn.execute("PRAGMA busy_timeout=0")
+        async with self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
+            _busy, wal_frames, copied = await cur.fetchone()
+        return wal_frames, copied
 
     @property
     def commit_stats(self) -> dict[str, int]:

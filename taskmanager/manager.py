@@ -94,6 +94,7 @@ class TaskManager:
         stop_timeout_s: float = 30.0,
         close_timeout_s: float = 10.0,
         progress_log_s: float = 0.0,
+        wal_checkpoint_s: float = 1.0,
     ) -> None:
         self.store = store
         self.pid = os.getpid()
@@ -107,6 +108,7 @@ class TaskManager:
         self.stop_timeout_s = stop_timeout_s
         self.close_timeout_s = close_timeout_s
         self.progress_log_s = progress_log_s
+        self.wal_checkpoint_s = wal_checkpoint_s
         self.handles: dict[str, Handle] = {}
         self._gc_frozen = False
         self._stop_all: tuple[bool | None, str] | None = None
@@ -159,6 +161,8 @@ class TaskManager:
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await supervisor
+            if self._gc_frozen:
+                gc.unfreeze()  # back to normal collection once nothing reacts any more
         return self.handles
 
     def request_stop_all(self, flatten: bool | None = None, reason: str = "signal") -> None:
@@ -312,11 +316,20 @@ class TaskManager:
 
     # ---- supervisor: heartbeats, controls, telemetry ---------------------------
 
+    async def _checkpoint_wal(self) -> None:
+        """WAL checkpoint off the commit path (:meth:`Store.checkpoint_wal`); a failure is logged
+        (the commits' own backstop checkpoint still bounds the WAL)."""
+        try:
+            await self.store.checkpoint_wal()
+        except Exception as exc:  # noqa: BLE001 - never fatal
+            log.warning("WAL checkpoint failed: %s: %s", type(exc).__name__, exc)
+
     def _freeze_gc(self) -> None:
         """Once every task is past SYNCING: collect, then ``gc.freeze()`` the survivors (modules,
         connectors, books, loaded intents). Python's full (generation 2) collection otherwise
         walks all of them now and then: ~40 ms during which no task reacts (bench/reaction.py saw
-        it as its max). Frozen objects are never collected; what is created later is, as usual."""
+        it as its max). Frozen objects are not collected until :meth:`run` ends (``gc.unfreeze``);
+        what is created later is collected as usual."""
         self._gc_frozen = True
         gc.collect()
         gc.freeze()
@@ -324,6 +337,7 @@ class TaskManager:
 
     async def _supervise(self) -> None:
         next_heartbeat = next_control = next_telemetry = next_progress = 0.0
+        next_wal_checkpoint = clock.monotonic_s() + self.wal_checkpoint_s
         tick_s = min(self.heartbeat_s, self.control_poll_s, self.telemetry_s) / 2
         while True:
             now = clock.monotonic_s()
@@ -337,6 +351,9 @@ class TaskManager:
             if now >= next_telemetry:
                 next_telemetry = now + self.telemetry_s
                 await self._write_live_all(active)
+            if now >= next_wal_checkpoint:
+                next_wal_checkpoint = now + self.wal_checkpoint_s
+                await self._checkpoint_wal()
             if not self._gc_frozen and active and all(h.task.state.value not in _WARMING_UP for h in active):
                 self._freeze_gc()
             if self.progress_log_s and now >= next_progress:

@@ -308,3 +308,13 @@ async def test_inline_commits_and_thread_jobs_never_interleave(store):
     assert [len(await store.transitions(t)) for t in ids] == [40] * N
     groups = store.commit_stats["groups"]
     assert groups <= 40 * 2  # grouped, not one transaction per step
+
+
+async def test_wal_checkpoint_runs_on_its_own_connection(store):
+    for round_ in range(1, 6):
+        await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), round_)]) for i in range(N)))
+    wal_frames, copied = await store.checkpoint_wal()
+    assert wal_frames > 0 and copied == wal_frames  # nothing else reading: everything copied
+    assert store._checkpoint_conn is not None and store._checkpoint_conn is not store._conn
+    assert (await store._fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 10000  # the commits' backstop
+    assert await commit(store, tid(0), intents=[intent(tid(0), 99)]) == 6  # writers carry on

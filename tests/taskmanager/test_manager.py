@@ -175,3 +175,25 @@ async def test_takeover_discards_requests_left_for_a_dead_owner(store, tmp_path)
     await manager.acquire(rec)
     assert (await store.control(stale_id)).acked_ms > 0
     assert await store.pending_controls("0000000000c9") == []
+
+
+async def test_supervisor_checkpoints_the_wal_and_freezes_the_gc_after_warm_up(store, tmp_path):
+    import gc
+
+    checkpoints: list[tuple[int, int]] = []
+    original = store.checkpoint_wal
+
+    async def counted():
+        checkpoints.append(await original())
+        return checkpoints[-1]
+
+    store.checkpoint_wal = counted
+    manager = TaskManager(store, wal_checkpoint_s=0.05, **FAST)
+    task, _ = await _add(manager, store, tmp_path, "0000000000c1", interval_s=0.01)
+    manager.add(task, duration_s=0.6)
+    runner = asyncio.create_task(manager.run())
+    await wait_until(lambda: gc.get_freeze_count() > 0 or None)  # frozen once the task is past SYNCING
+    assert manager._gc_frozen
+    await asyncio.wait_for(runner, timeout=10)
+    assert len(checkpoints) >= 3 and all(copied == frames for frames, copied in checkpoints)
+    assert gc.get_freeze_count() == 0  # unfrozen when the run ended
