@@ -6,8 +6,10 @@ each with its own connectors, SQLite journal with fsync) builds each task's smal
 for each round: books without edge (refreshed so nothing goes stale), wait until every task is
 back in MONITORING with nothing in flight, publish a rich bid on one spot venue (alternating Gate
 spot / MEXC spot), wait until every task's first order reached the simulator, reset.
-Reaction = simulator ``publish_perf_ns`` -> that task's first order ``recv_perf_ns``. RSS =
-psutil resident memory of the worker after the rounds.
+Reaction = the update leaving the simulator on the venue stream (``GET /_sim/book_log``
+``pushed_perf_ns``: at once on Gate, with the next 10 ms aggregated push on MEXC; as in
+bench/reaction.py) -> that task's first order ``recv_perf_ns``. The rich bid is one order deep.
+RSS = psutil resident memory of the worker after the rounds.
 
 Symbols (``--symbols``): with simulator aliasing (``sim --alias-symbols N``, used when the
 simulator supports it) every task trades ITS OWN symbol (NEIROETH, NEIRO001, ...: one recording
@@ -41,7 +43,7 @@ import psutil  # noqa: E402
 
 from bench._simproc import (  # noqa: E402
     Admin, pct, sim_supports, start_sim, start_worker, stop_proc, task_states, wait_until)
-from bench.reaction import CALM, RICH_BID, TASK_CONFIG, _refresh, first_orders  # noqa: E402
+from bench.reaction import ARB_QTY, CALM, RICH_BID, TASK_CONFIG, _our_id, _refresh, first_orders  # noqa: E402
 
 
 async def calm_all(admin: Admin, symbols: list[str]) -> None:
@@ -62,22 +64,29 @@ async def _rounds_herd(admin: Admin, n: int, samples: int, ids: list[str], task_
         await wait_until(all_settled, 60, 0.01, f"N={n}: all tasks settled before round {r}")
         await asyncio.sleep(0.05)
         venue = "gate_spot" if r % 2 == 0 else "mexc_spot"
-        entries = await asyncio.gather(*(admin.book(venue, RICH_BID, "0.050510", symbol=sym, tag=f"n{n}r{r}")
-                                         for sym in distinct))
-        by_symbol = dict(zip(distinct, entries))
-        for tid, sym in zip(ids, task_symbols):
-            publishes[tid].append((by_symbol[sym]["publish_perf_ns"], venue))
+        entries = await asyncio.gather(*(admin.book(venue, RICH_BID, "0.050510", symbol=sym, bid_qty=ARB_QTY,
+                                                    tag=f"n{n}r{r}{sym}") for sym in distinct))
         first_pub = min(e["publish_perf_ns"] for e in entries)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             orders = await admin.orders(6 * n + 10)
-            reacted = {o["client_order_id"][3:15] for o in orders if o["recv_perf_ns"] > first_pub
-                       and o["client_order_id"].startswith("arb")}
+            reacted = {_our_id(o["client_order_id"])[3:15] for o in orders if o["recv_perf_ns"] > first_pub
+                       and _our_id(o["client_order_id"]).startswith("arb")}
             if len(reacted & set(ids)) >= n:
                 break
             await asyncio.sleep(0.01)
         await asyncio.gather(*(admin.book(venue, *CALM[venue], symbol=sym) for sym in distinct))
+        logged = {e.get("tag"): e for e in await admin.book_log(4 * len(distinct) + 10)}
+        by_symbol = {sym: _pushed(logged.get(f"n{n}r{r}{sym}"), entry) for sym, entry in zip(distinct, entries)}
+        for tid, sym in zip(ids, task_symbols):
+            publishes[tid].append((by_symbol[sym], venue))
     return rounds, publishes
+
+
+def _pushed(logged: dict | None, entry: dict) -> int:
+    """When the update left the simulator on the venue stream (book_log ``pushed_perf_ns``;
+    bench/reaction.py's definition), else its publish time."""
+    return (logged or {}).get("pushed_perf_ns") or entry["publish_perf_ns"]
 
 
 async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_symbols: list[str], db: Path,
@@ -88,7 +97,7 @@ async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_s
     publishes: dict[str, list[tuple[int, str]]] = {t: [] for t in ids}
     if replay:
         await admin.resume_replay()
-    last_fresh = 0.0
+    last_fresh = next_round_mono = 0.0
     for r in range(rounds):
         k = r % n
         tid, sym = ids[k], task_symbols[k]
@@ -106,16 +115,20 @@ async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_s
         await wait_until(settled, 60, 0.005, f"N={n}: task {tid} settled before round {r}")
         await asyncio.sleep(0.03)  # the calm books reached the task
         venue = "gate_spot" if (r // n) % 2 == 0 else "mexc_spot"
-        entry = await admin.book(venue, RICH_BID, "0.050510", symbol=sym, tag=f"n{n}r{r}")
-        publishes[tid].append((entry["publish_perf_ns"], venue))
+        await asyncio.sleep(max(0.0, next_round_mono - time.monotonic()))
+        next_round_mono = time.monotonic() + MIN_ROUND_S
+        entry = await admin.book(venue, RICH_BID, "0.050510", symbol=sym, bid_qty=ARB_QTY, tag=f"n{n}r{r}")
         deadline = time.monotonic() + 20
+        await asyncio.sleep(0.03)  # stay idle while the task reacts
         while time.monotonic() < deadline:
             orders = await admin.orders(50)
-            if any(o["recv_perf_ns"] > entry["publish_perf_ns"] and o["client_order_id"].startswith(f"arb{tid}")
+            if any(o["recv_perf_ns"] > entry["publish_perf_ns"] and _our_id(o["client_order_id"]).startswith(f"arb{tid}")
                    for o in orders):
                 break
             await asyncio.sleep(0.005)
         await admin.book(venue, *CALM[venue], symbol=sym)
+        logged = {e.get("tag"): e for e in await admin.book_log(10)}
+        publishes[tid].append((_pushed(logged.get(f"n{n}r{r}"), entry), venue))
         if replay:
             await wait_until(settled, 60, 0.005, f"N={n}: task {tid} settled after round {r}")
             await admin.resume_replay([sym])
@@ -192,6 +205,10 @@ async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: i
         stats = _commit_stats(run_dir / "worker.out")
         if stats:
             print(f"N={n}: worker store {stats}", flush=True)
+
+
+#: a task's rounds are at least this far apart (Gate allows 10 spot orders/s per market)
+MIN_ROUND_S = 0.12
 
 
 def _commit_stats(path: Path) -> str:
