@@ -228,6 +228,8 @@ class HttpTransport:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 headers=self.default_headers,
+                # the venues' signed APIs are stateless: no cookie jar to consult on every request
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import msgspec
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from exchanges.clock import now_ms
 from exchanges.models import OrderType, Side, TimeInForce, VenueId
@@ -290,19 +290,25 @@ class StrategyTask:
             return True
         return await self._take(nxt)
 
+    def fire(self, trigger: str) -> State:
+        """Move along the declared edge ``trigger`` from the current state; returns the new state.
+
+        The edge is looked up in the machine's own table (``Machine.events``). The machine has no
+        conditions and no enter/exit callbacks, so firing an edge is exactly setting its
+        destination -- what ``Event.trigger`` ends with, minus its per-call machinery (~15 us
+        warm, several times that on a cold CPU, twice on the reaction path). Raises
+        InvalidTransition for an undeclared edge.
+        """
+        event = self.machine.events.get(trigger)
+        edges = event.transitions.get(self.fsm_state) if event is not None else None
+        if not edges:
+            raise InvalidTransition(f"no edge {self.fsm_state} --{trigger}--> declared")
+        self.machine.set_state(edges[0].dest, model=self)
+        return self.state
+
     async def _take(self, nxt: Next) -> bool:
         src = self.state
-        try:
-            allowed = self.machine.get_transitions(trigger=nxt.trigger, source=src.value)
-        except ValueError:
-            allowed = []
-        if not allowed:
-            raise InvalidTransition(f"no edge {src.value} --{nxt.trigger}--> declared")
-        try:
-            self.machine.events[nxt.trigger].trigger(self)
-        except MachineError as exc:  # pragma: no cover - guarded above
-            raise InvalidTransition(str(exc)) from None
-        dst = self.state
+        dst = self.fire(nxt.trigger)
         status = nxt.status
         if status is None:
             if nxt.trigger == "stop":

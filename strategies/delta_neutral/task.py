@@ -313,17 +313,17 @@ class DeltaNeutralTask(VenueSync, OrderFlow, StrategyTask):
         self._seen_book_events = self._book_events
         if ctx.halt_reason:
             return self.go("exit", f"halt: {ctx.halt_reason}")
-        reason = self._exit_reason()
+        now = clock.now_ms()
+        # MONITORING checked the exits and decided on these very inputs an instant ago: act on it
+        # (the reaction path); after any event in between, check and decide afresh
+        fresh_signal = signal is not None and not booked and signal[1] == self._book_events and now - signal[2] <= 5
+        reason = None if fresh_signal else self._exit_reason()
         if reason:
             ctx.exit_reason = reason
             return self.go("exit", reason)
         if not self._all_fresh():
             return self.go("idle", "books stale or missing: not trading")
-        now = clock.now_ms()
-        if signal is not None and not booked and signal[1] == self._book_events and now - signal[2] <= 5:
-            d = signal[0]  # MONITORING decided on these very inputs an instant ago (reaction path)
-        else:
-            d = self._decision(now)
+        d = signal[0] if fresh_signal else self._decision(now)
         while d is not None and d.action in ("build_done", "single_leg_expired"):
             if d.action == "build_done":
                 ctx.building = False
