@@ -89,7 +89,7 @@ async def main(steps: int, directory: str | None) -> None:
 
             commit = base.StrategyTask._commit
 
-            async def commit_normal(self, transition, status, durable=True):
+            async def commit_normal(self, transition, status, durable=True, write_behind=False):
                 return await commit(self, transition, status, durable=False)
 
             base.StrategyTask._commit = commit_normal
