@@ -106,15 +106,38 @@ def apply_step(db: sqlite3.Connection, step: Step) -> int:
     return version
 
 
-def commit_group(db: sqlite3.Connection, steps: list[Step], set_sync: Callable[[sqlite3.Connection, bool], None]
-                 ) -> list[int | BaseException]:
-    """Commit ``steps`` in one transaction, each in its own savepoint (runs on the SQLite thread).
+class WriteLockBusy(Exception):
+    """Internal: another connection (another process) holds the write lock right now."""
+
+
+def begin_without_waiting(db: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` that never waits: raises WriteLockBusy at once when another connection
+    is writing (the event loop must not sleep in SQLite's busy handler), then restores
+    ``busy_timeout_ms`` for everything else on this connection."""
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise WriteLockBusy(str(exc)) from None
+        raise
+    finally:
+        db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+
+
+def commit_group(db: sqlite3.Connection, steps: list[Step], set_sync: Callable[[sqlite3.Connection, bool], None],
+                 begin: Callable[[sqlite3.Connection], None] | None = None) -> list[int | BaseException]:
+    """Commit ``steps`` in one transaction, each in its own savepoint.
 
     Returns one entry per step: its new version, or the exception that rolled back that step alone.
     Raises when the transaction as a whole fails (BEGIN or COMMIT): then nothing was committed.
+    ``begin`` replaces the plain ``BEGIN IMMEDIATE`` (the inline path: :func:`begin_without_waiting`).
     """
     set_sync(db, any(s.durable for s in steps))
-    db.execute("BEGIN IMMEDIATE")
+    if begin is None:
+        db.execute("BEGIN IMMEDIATE")
+    else:
+        begin(db)
     results: list[int | BaseException] = []
     try:
         for step in steps:
@@ -150,8 +173,10 @@ class GroupCommitter:
     """
 
     def __init__(self, conn: aiosqlite.Connection, set_sync: Callable[[sqlite3.Connection, bool], None],
-                 on_fenced: Callable[[Step], BaseException], inline_lock: threading.Lock | None = None) -> None:
+                 on_fenced: Callable[[Step], BaseException], inline_lock: threading.Lock | None = None,
+                 busy_timeout_ms: int = 10000) -> None:
         self._conn = conn
+        self._begin_inline = partial(begin_without_waiting, busy_timeout_ms=busy_timeout_ms)
         self._set_sync = set_sync
         self._on_fenced = on_fenced
         self._inline_lock = inline_lock
@@ -229,14 +254,24 @@ class GroupCommitter:
         lock = self._inline_lock
         if lock is not None and lock.acquire(blocking=False):
             # The SQLite thread is idle (every job there holds this lock while it runs): commit
-            # right here. Two thread hand-offs less, each a wake-up of a sleeping thread.
+            # right here. Two thread hand-offs less, each a wake-up of a sleeping thread. If
+            # another process holds the write lock, the group goes to the thread, which waits
+            # for it there (busy_timeout) instead of stalling the event loop.
+            outcome: Any
             try:
-                done.set_result(commit_group(conn._conn, group, self._set_sync))
+                outcome = commit_group(conn._conn, group, self._set_sync, self._begin_inline)
+            except WriteLockBusy:
+                outcome = None
             except BaseException as exc:  # noqa: BLE001 - handed to the steps' callers
-                done.set_exception(exc)
+                outcome = exc
             finally:
                 lock.release()
-            return
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+                return
+            if outcome is not None:
+                done.set_result(outcome)
+                return
         # Straight onto aiosqlite's work queue (what Connection._execute does, minus the coroutine
         # wrapper): the group starts on the SQLite thread without waiting for a loop iteration.
         job = partial(commit_group, conn._conn, group, self._set_sync)
@@ -264,4 +299,5 @@ class GroupCommitter:
         self._send_group(done.get_loop())
 
 
-__all__ = ["Step", "StepFenced", "GroupCommitter", "apply_step", "commit_group", "run_locked"]
+__all__ = ["Step", "StepFenced", "GroupCommitter", "WriteLockBusy", "apply_step", "begin_without_waiting",
+           "commit_group", "run_locked"]

@@ -64,6 +64,8 @@ _fill_decoder = msgspec.json.Decoder(FillRecord)
 _funding_decoder = msgspec.json.Decoder(FundingRecord)
 
 
+#: how long a write waits for another process's write lock (on the SQLite thread; never on the loop)
+BUSY_TIMEOUT_MS = 10000
 #: WAL pages after which a commit checkpoints by itself (SQLite's default is 1000); the runner
 #: normally keeps the WAL far below it with :meth:`Store.checkpoint_wal`.
 AUTOCHECKPOINT_PAGES = 10000
@@ -114,7 +116,8 @@ class Store:
         # idle: every job there holds ``_db_lock`` while it runs.
         self._db_lock = threading.Lock()
         self._checkpoint_conn: aiosqlite.Connection | None = None
-        self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced, inline_lock=self._db_lock)
+        self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced, inline_lock=self._db_lock,
+                                         busy_timeout_ms=BUSY_TIMEOUT_MS)
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -153,7 +156,7 @@ class Store:
 
     async def _init(self) -> None:
         c = self._conn
-        await c.execute("PRAGMA busy_timeout=10000")
+        await c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         async with c.execute("PRAGMA user_version") as cur:
             (version,) = await cur.fetchone()
         if version > SCHEMA_VERSION:

@@ -318,3 +318,33 @@ async def test_wal_checkpoint_runs_on_its_own_connection(store):
     assert store._checkpoint_conn is not None and store._checkpoint_conn is not store._conn
     assert (await store._fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 10000  # the commits' backstop
     assert await commit(store, tid(0), intents=[intent(tid(0), 99)]) == 6  # writers carry on
+
+
+async def test_commit_waits_for_another_writer_off_the_event_loop(store, tmp_path):
+    """Another process holds the write lock: the inline attempt gives up at once and the group
+    waits on the SQLite thread (busy_timeout) -- the event loop keeps running meanwhile."""
+    other = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer, e.g. a second runner process
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        pending = asyncio.ensure_future(commit(store, tid(0), intents=[intent(tid(0), 1)]))
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # still waiting for the other writer
+        assert ticks >= 10  # the loop was never blocked in SQLite's busy handler
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(pending, 5) == 1
+    finally:
+        ticking.cancel()
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+    assert [x.seq for x in await store.intents(tid(0))] == [1]
+    assert (await store._fetchall("PRAGMA busy_timeout"))[0][0] == 10000  # restored after the attempt

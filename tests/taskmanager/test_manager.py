@@ -195,5 +195,7 @@ async def test_supervisor_checkpoints_the_wal_and_freezes_the_gc_after_warm_up(s
     await wait_until(lambda: gc.get_freeze_count() > 0 or None)  # frozen once the task is past SYNCING
     assert manager._gc_frozen
     await asyncio.wait_for(runner, timeout=10)
-    assert len(checkpoints) >= 3 and all(copied == frames for frames, copied in checkpoints)
+    # frames a concurrent read still needs are copied by a later checkpoint: some were copied
+    assert len(checkpoints) >= 3 and any(copied > 0 for _, copied in checkpoints)
+    assert all(0 <= copied <= frames for frames, copied in checkpoints)
     assert gc.get_freeze_count() == 0  # unfrozen when the run ended
