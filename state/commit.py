@@ -40,11 +40,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
 import aiosqlite
+import msgspec
+
+from exchanges.clock import now_ms
+from state.records import FillRecord, FundingRecord, OrderIntent, TaskStatus, TransitionRecord
+
+_encode = msgspec.json.Encoder().encode
 
 
 class StepFenced(Exception):
@@ -76,6 +82,56 @@ class Step:
         self.funding = funding
         self.acks = acks
         self.future: asyncio.Future | None = None
+
+
+def build_step(
+    task_id: str,
+    owner_id: str,
+    *,
+    state: str,
+    state_entered_ms: int,
+    context_json: str,
+    pnl_json: str | None,
+    status: TaskStatus | None = None,
+    transition: TransitionRecord | None = None,
+    new_intents: Iterable[OrderIntent] = (),
+    intent_updates: Iterable[OrderIntent] = (),
+    fills: Iterable[FillRecord] = (),
+    funding: Iterable[FundingRecord] = (),
+    durable: bool = True,
+    last_error: str | None = None,
+    ack_controls: Iterable[int] = (),
+) -> Step:
+    """One FSM step's statements and rows (see :meth:`state.store.Store.commit_step` for the
+    fields), prepared on the event loop; ``pnl_json`` None leaves the stored PnL."""
+    ts = now_ms()
+    sql = "UPDATE tasks SET state=?, state_entered_ms=?, context=?, updated_ms=?, version=version+1"
+    params: list = [state, state_entered_ms, context_json, ts]
+    if pnl_json is not None:
+        sql += ", pnl=?"
+        params.append(pnl_json)
+    if status is not None:
+        sql += ", status=?"
+        params.append(status.value)
+    if last_error is not None:
+        sql += ", last_error=?"
+        params.append(last_error[-2000:])
+    sql += " WHERE task_id=? AND owner_id=? RETURNING version"
+    params += [task_id, owner_id]
+    journal = None
+    if transition is not None:
+        journal = [task_id, None, transition.ts_ms or ts, transition.src, transition.dst, transition.trigger,
+                   transition.reason]
+    return Step(
+        task_id, owner_id, durable, sql, params, journal,
+        new_intents=[(i.client_order_id, task_id, i.seq, i.status.value, ts, _encode(i).decode())
+                     for i in new_intents],
+        updates=[(i.status.value, ts, _encode(i).decode(), i.client_order_id, task_id) for i in intent_updates],
+        fills=[(task_id, f.venue.value, f.trade_id, f.client_order_id, f.ts_ms, _encode(f).decode())
+               for f in fills],
+        funding=[(task_id, f.venue.value, f.ts_ms, _encode(f).decode()) for f in funding],
+        acks=[(ts, int(cid), task_id) for cid in ack_controls],
+    )
 
 
 def apply_step(db: sqlite3.Connection, step: Step) -> int:
@@ -300,4 +356,4 @@ class GroupCommitter:
 
 
 __all__ = ["Step", "StepFenced", "GroupCommitter", "WriteLockBusy", "apply_step", "begin_without_waiting",
-           "commit_group", "run_locked"]
+           "build_step", "commit_group", "run_locked"]

@@ -31,7 +31,7 @@ import aiosqlite
 import msgspec
 
 from exchanges.clock import now_ms
-from state.commit import GroupCommitter, Step, run_locked
+from state.commit import GroupCommitter, Step, build_step, run_locked
 from state.records import (
     ControlRequest,
     FillRecord,
@@ -43,6 +43,7 @@ from state.records import (
     TaskStatus,
     TransitionRecord,
 )
+from state import statements as stmt
 from state.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -58,7 +59,6 @@ _TASK_COLUMNS = (
     "task_id, strategy, symbol, mode, config, status, state, created_ms, updated_ms, state_entered_ms, "
     "owner_id, owner_pid, owner_host, heartbeat_ms, version, context, pnl, last_error"
 )
-_encode = msgspec.json.Encoder().encode
 _intent_decoder = msgspec.json.Decoder(OrderIntent)
 _fill_decoder = msgspec.json.Decoder(FillRecord)
 _funding_decoder = msgspec.json.Decoder(FundingRecord)
@@ -180,7 +180,7 @@ class Store:
                 async with c.execute("PRAGMA user_version") as cur:
                     (version,) = await cur.fetchone()
                 if version < SCHEMA_VERSION:
-                    for statement in _split_sql(MIGRATIONS[version]):
+                    for statement in stmt.split_sql(MIGRATIONS[version]):
                         await c.execute(statement)
                     version += 1
                     await c.execute(f"PRAGMA user_version={version}")
@@ -244,7 +244,7 @@ class Store:
         return fn(db, *args)
 
     async def _fetchall(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        return await self._conn._execute(run_locked, self._db_lock, partial(_fetch, self._conn._conn, sql, tuple(params)))
+        return await self._conn._execute(run_locked, self._db_lock, partial(stmt.fetch, self._conn._conn, sql, tuple(params)))
 
     # ---- tasks -------------------------------------------------------------
 
@@ -256,7 +256,7 @@ class Store:
         row = (rec.task_id, rec.strategy, rec.symbol, rec.mode, rec.config, rec.status.value, State(rec.state).value,
                rec.created_ms, rec.updated_ms, rec.state_entered_ms, rec.owner_id, rec.owner_pid, rec.owner_host,
                rec.heartbeat_ms, rec.version, rec.context, rec.pnl, rec.last_error)
-        await self._write(True, _exec, f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
+        await self._write(True, stmt.execute, f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         rows = await self._fetchall(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id=?", (task_id,))
@@ -301,12 +301,12 @@ class Store:
 
     async def set_error(self, task_id: str, text: str) -> None:
         """Record the last error shown in listings (not fenced; informational)."""
-        await self._write(True, _exec, "UPDATE tasks SET last_error=?, updated_ms=? WHERE task_id=?",
+        await self._write(True, stmt.execute, "UPDATE tasks SET last_error=?, updated_ms=? WHERE task_id=?",
                           (text[-2000:], now_ms(), task_id))
 
     async def journal(self, task_id: str, trigger: str, reason: str) -> None:
         """Append a free-form journal row (e.g. a traceback) at the current state."""
-        await self._write(True, _exec,
+        await self._write(True, stmt.execute,
                           "INSERT INTO transitions (task_id, version, ts_ms, src, dst, trigger, reason) "
                           "SELECT task_id, version, ?, state, state, ?, ? FROM tasks WHERE task_id=?",
                           (now_ms(), trigger, reason, task_id))
@@ -330,62 +330,14 @@ class Store:
         after the COMMIT of the caller's group. ``durable`` selects
         ``synchronous=FULL`` (a group is durable when any of its steps is).
         """
-        return await self._committer.submit(self._build_step(task_id, owner_id, **fields))
+        return await self._committer.submit(build_step(task_id, owner_id, **fields))
 
     def commit_step_nowait(self, task_id: str, owner_id: str, **fields: Any) -> asyncio.Future:
         """Write-behind :meth:`commit_step` (same arguments): queue the step and return its future
         (the new version, or LeaseLost etc.) at once. A step committed by the same caller before
         the loop turns (the next handler's, carrying order intents) shares its transaction; any
         later step is committed after it (FIFO). The caller must consume the future's exception."""
-        return self._committer.submit_nowait(self._build_step(task_id, owner_id, **fields))
-
-    def _build_step(
-        self,
-        task_id: str,
-        owner_id: str,
-        *,
-        state: str,
-        state_entered_ms: int,
-        context_json: str,
-        pnl_json: str | None,
-        status: TaskStatus | None = None,
-        transition: TransitionRecord | None = None,
-        new_intents: Iterable[OrderIntent] = (),
-        intent_updates: Iterable[OrderIntent] = (),
-        fills: Iterable[FillRecord] = (),
-        funding: Iterable[FundingRecord] = (),
-        durable: bool = True,
-        last_error: str | None = None,
-        ack_controls: Iterable[int] = (),
-    ) -> Step:
-        ts = now_ms()
-        sql = "UPDATE tasks SET state=?, state_entered_ms=?, context=?, updated_ms=?, version=version+1"
-        params: list = [state, state_entered_ms, context_json, ts]
-        if pnl_json is not None:
-            sql += ", pnl=?"
-            params.append(pnl_json)
-        if status is not None:
-            sql += ", status=?"
-            params.append(status.value)
-        if last_error is not None:
-            sql += ", last_error=?"
-            params.append(last_error[-2000:])
-        sql += " WHERE task_id=? AND owner_id=? RETURNING version"
-        params += [task_id, owner_id]
-        journal = None
-        if transition is not None:
-            journal = [task_id, None, transition.ts_ms or ts, transition.src, transition.dst, transition.trigger,
-                       transition.reason]
-        return Step(
-            task_id, owner_id, durable, sql, params, journal,
-            new_intents=[(i.client_order_id, task_id, i.seq, i.status.value, ts, _encode(i).decode())
-                         for i in new_intents],
-            updates=[(i.status.value, ts, _encode(i).decode(), i.client_order_id, task_id) for i in intent_updates],
-            fills=[(task_id, f.venue.value, f.trade_id, f.client_order_id, f.ts_ms, _encode(f).decode())
-                   for f in fills],
-            funding=[(task_id, f.venue.value, f.ts_ms, _encode(f).decode()) for f in funding],
-            acks=[(ts, int(cid), task_id) for cid in ack_controls],
-        )
+        return self._committer.submit_nowait(build_step(task_id, owner_id, **fields))
 
     # ---- reads -------------------------------------------------------------
 
@@ -440,7 +392,7 @@ class Store:
         if not force:
             sql += " AND (owner_id IS NULL OR owner_id=? OR heartbeat_ms < ?)"
             params += [owner_id, expired_before]
-        return await self._write(True, _exec, sql, params) == 1
+        return await self._write(True, stmt.execute, sql, params) == 1
 
     async def heartbeat(self, task_id: str, owner_id: str) -> bool:
         """Refresh the lease; False when it is no longer ours."""
@@ -452,10 +404,10 @@ class Store:
         ids = list(task_ids)
         if not ids:
             return set()
-        return set(await self._write(False, _heartbeat_many, ids, owner_id, now_ms()))
+        return set(await self._write(False, stmt.heartbeat_many, ids, owner_id, now_ms()))
 
     async def release_lease(self, task_id: str, owner_id: str) -> None:
-        await self._write(True, _exec, "UPDATE tasks SET owner_id=NULL, owner_pid=NULL, owner_host=NULL, "
+        await self._write(True, stmt.execute, "UPDATE tasks SET owner_id=NULL, owner_pid=NULL, owner_host=NULL, "
                           "heartbeat_ms=0 WHERE task_id=? AND owner_id=?", (task_id, owner_id))
 
     # ---- control requests --------------------------------------------------
@@ -464,7 +416,7 @@ class Store:
         """Queue a ``stop``/``pause`` request for the task's owner; returns its id."""
         if action not in ("stop", "pause"):
             raise ValueError(f"unknown control action {action!r}")
-        return await self._write(True, _insert, "INSERT INTO control (task_id, action, flatten, created_ms) "
+        return await self._write(True, stmt.insert, "INSERT INTO control (task_id, action, flatten, created_ms) "
                                  "VALUES (?,?,?,?)", (task_id, action, int(flatten), now_ms()))
 
     async def pending_controls(self, task_id: str) -> list[ControlRequest]:
@@ -482,7 +434,7 @@ class Store:
                                acked_ms=r[5]) for r in rows]
 
     async def ack_control(self, control_id: int) -> None:
-        await self._write(True, _exec, "UPDATE control SET acked_ms=? WHERE id=?", (now_ms(), control_id))
+        await self._write(True, stmt.execute, "UPDATE control SET acked_ms=? WHERE id=?", (now_ms(), control_id))
 
     async def control(self, control_id: int) -> ControlRequest | None:
         rows = await self._fetchall(
@@ -504,74 +456,11 @@ class Store:
         ts = now_ms()
         params = [v for task_id, text in items for v in (task_id, ts, text)]
         if params:
-            await self._write(False, _put_live_many, params)
+            await self._write(False, stmt.put_live_many, params)
 
     async def get_live(self) -> dict[str, str]:
         rows = await self._fetchall("SELECT task_id, data FROM task_live")
         return {r[0]: r[1] for r in rows}
-
-
-# ---- statement runners (called on the SQLite thread through Store._write / _fetchall) ----
-# Batch runners use a few multi-row statements rather than one statement per row: every statement
-# (and every fetched row) releases and re-takes the GIL on the SQLite thread, and each re-take can
-# wait a whole switch interval (5 ms) while the event loop is busy, delaying the commits queued behind.
-
-_CHUNK = 250  # rows per multi-row statement (stays far below SQLite's 32766 bound parameters)
-
-
-def _heartbeat_many(db: sqlite3.Connection, ids: list[str], owner_id: str, ts: int) -> list[str]:
-    """Refresh the leases of ``ids`` held by ``owner_id``; returns the ids still held (one transaction)."""
-    held: list[str] = []
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i:i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            db.execute(f"UPDATE tasks SET heartbeat_ms=? WHERE owner_id=? AND task_id IN ({marks})",
-                       [ts, owner_id, *chunk])
-            (joined,) = db.execute(f"SELECT json_group_array(task_id) FROM tasks WHERE owner_id=? "
-                                   f"AND task_id IN ({marks})", [owner_id, *chunk]).fetchone()
-            held += msgspec.json.decode(joined)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    return held
-
-
-def _put_live_many(db: sqlite3.Connection, params: list) -> None:
-    """Upsert telemetry rows (flat ``task_id, updated_ms, data`` triples) in one transaction."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        step = 3 * _CHUNK
-        for i in range(0, len(params), step):
-            chunk = params[i:i + step]
-            db.execute("INSERT INTO task_live (task_id, updated_ms, data) VALUES "
-                       + ",".join(["(?,?,?)"] * (len(chunk) // 3))
-                       + " ON CONFLICT(task_id) DO UPDATE SET updated_ms=excluded.updated_ms, data=excluded.data",
-                       chunk)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-
-def _exec(db: sqlite3.Connection, sql: str, params) -> int:
-    """One autocommit statement; returns its rowcount."""
-    return db.execute(sql, params).rowcount
-
-
-def _insert(db: sqlite3.Connection, sql: str, params) -> int:
-    return int(db.execute(sql, params).lastrowid)
-
-
-def _fetch(db: sqlite3.Connection, sql: str, params) -> list[tuple]:
-    return db.execute(sql, params).fetchall()
-
-
-def _split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"

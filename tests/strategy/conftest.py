@@ -53,7 +53,7 @@ import os  # noqa: E402
 
 import msgspec  # noqa: E402
 
-from state.records import State, TaskRecord  # noqa: E402
+from state.records import TaskRecord  # noqa: E402
 from state.store import Store  # noqa: E402
 from strategies.delta_neutral.config import DeltaNeutralConfig  # noqa: E402
 from strategies.delta_neutral.task import DeltaNeutralTask  # noqa: E402

@@ -3,7 +3,6 @@ no scenario takes an undeclared one (checked from the stored journal)."""
 
 from decimal import Decimal as D
 
-import pytest
 from freezegun import freeze_time
 
 from state.records import State, TaskStatus

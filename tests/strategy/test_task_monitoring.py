@@ -9,7 +9,7 @@ from freezegun import freeze_time
 from exchanges.venue import VenueError
 from state.records import State, TaskStatus
 
-from .conftest import GP, GS, MS, Harness, set_books, test_config
+from .conftest import GS, MS, Harness, set_books, test_config
 from .helpers import build
 
 T0 = "2026-01-01 00:00:00"

@@ -5,7 +5,6 @@ from decimal import Decimal as D
 import pytest
 from freezegun import freeze_time
 
-from exchanges.models import Side
 from exchanges.venue import OutcomeUnknown
 from state.records import IntentStatus, State, TaskStatus
 
