@@ -20,6 +20,13 @@ from strategies.delta_neutral.sync import ALL_VENUES
 ZERO = Decimal(0)
 
 
+def _book_version(book) -> int:
+    """Identity of the venue's book state: its update id; the receive time for a book without ids.
+    (A keep-alive "still current" touch moves the time, not the id: it says nothing about whether
+    the venue's view already includes our last fill.)"""
+    return book.seq if book.seq else book.ts_ms
+
+
 class MarketInputs:
     """Mixin: inputs of the state handlers (see module docstring)."""
 
@@ -33,7 +40,7 @@ class MarketInputs:
                 continue
             taken = self._taken.get(v)
             if taken is not None:
-                if taken[0] == (book.seq, book.ts_ms):
+                if taken[0] == _book_version(book):
                     book = policy.book_after_taking(book, taken[1], taken[2])
                 else:
                     del self._taken[v]  # the venue has shown a newer book: it includes our take
@@ -46,7 +53,7 @@ class MarketInputs:
         book = self.venues[venue].book_top(self.symbol)
         if book is None:
             return
-        key = (book.seq, book.ts_ms)
+        key = _book_version(book)
         prev = self._taken.get(venue)
         bid_taken, ask_taken = (prev[1], prev[2]) if prev is not None and prev[0] == key else (ZERO, ZERO)
         if side is Side.SELL:

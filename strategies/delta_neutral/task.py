@@ -130,8 +130,8 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
         self._next_decide_ms = 0
         #: MONITORING's decision handed to ANALYZING: (decision, book event count, ms)
         self._signal_decision: tuple[decide.Decision, int, int] | None = None
-        #: venue -> ((book seq, book ts_ms), bid qty taken, ask qty taken) by our orders on that book
-        self._taken: dict[VenueId, tuple[tuple[int, int], Decimal, Decimal]] = {}
+        #: venue -> (book version: update id, else time; bid qty taken, ask qty taken) by our orders
+        self._taken: dict[VenueId, tuple[int, Decimal, Decimal]] = {}
 
     # ---- lifecycle hooks --------------------------------------------------------
 

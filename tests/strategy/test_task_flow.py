@@ -2,6 +2,7 @@
 
 from decimal import Decimal as D
 
+import msgspec
 import pytest
 from freezegun import freeze_time
 
@@ -323,7 +324,8 @@ async def test_no_second_arb_into_liquidity_we_already_took(harness, fakes):
         task = await harness.open()
         await build(harness)
         ft.tick(1)
-        rich = fakes[MS].set_book("0.05100", "300", "0.05110", "1000")  # MEXC bid rich, 300 deep
+        rich = msgspec.structs.replace(fakes[MS].set_book("0.05100", "300", "0.05110", "1000"), seq=7)
+        fakes[MS].book = rich  # MEXC bid rich, 300 deep, update id 7
         place = fakes[MS].place_order
 
         async def lagging_stream(req):  # the fill consumed the bid; the stream still shows it
@@ -335,14 +337,15 @@ async def test_no_second_arb_into_liquidity_we_already_took(harness, fakes):
         await harness.run_until(lambda t: t.state is State.MONITORING and t.ledger.trades == 5, 10)
         sells = [o for o in orders_of(fakes[MS]) if o.side is Side.SELL]
         assert [o.qty for o in sells] == [D(300)]
-        for _ in range(5):  # the fake keeps showing the same book (same seq and time): nothing left to take
+        for i in range(5):  # the venue keeps showing book 7, only "touched" as still current
             ft.tick(0.3)
+            fakes[MS].book = msgspec.structs.replace(rich, ts_ms=rich.ts_ms + 300 * (i + 1))
             await harness.step()
         assert [o.qty for o in orders_of(fakes[MS]) if o.side is Side.SELL] == [D(300)]
         assert task.state is State.MONITORING
         fakes[MS].place_order = place
         ft.tick(0.1)
-        fakes[MS].set_book("0.05100", "300", "0.05110", "1000")  # the venue shows the level again: a new book
+        fakes[MS].set_book("0.05100", "300", "0.05110", "1000")  # a new book from the venue: the level again
         await harness.run_until(lambda t: t.state is State.MONITORING and t.ledger.trades == 7, 10)
         assert [o.qty for o in orders_of(fakes[MS]) if o.side is Side.SELL] == [D(300), D(300)]
         assert_delta_within_tolerance(task)
