@@ -11,12 +11,6 @@
 
 Keys are handed to the connectors in memory only; nothing here logs or stores
 them.
-
-Test hook: when the environment variable ``ARB_CRASH_AT`` is set (e.g.
-``before_send:3``, ``after_send:1``, ``random:0.2`` with ``ARB_CRASH_SEED``),
-``build_venues`` wraps every venue in :class:`exchanges.crashpoints.CrashingVenue`,
-which SIGKILLs the process around ``place_order`` (used by the end-to-end crash
-harness in ``tests/e2e``). Unset, it does nothing.
 """
 
 from __future__ import annotations
@@ -107,21 +101,7 @@ def check_sim_symbol(endpoints: Mapping[str, Any], symbol: Symbol) -> None:
 
 def build_venues(mode: str, symbol: Symbol, home: Path, *, live_confirmed: bool = False,
                  scenario: str | None = None) -> dict[VenueId, Venue]:
-    """The three venues for ``mode``; raises FactoryError with a one-line reason.
-
-    With ``$ARB_CRASH_AT`` set they are wrapped in crash-point proxies (test hook, see module doc)."""
-    from exchanges import crashpoints
-
-    try:
-        crash_plan = crashpoints.plan_from_env()  # a malformed spec is bad input, before anything starts
-    except crashpoints.CrashSpecError as exc:
-        raise FactoryError(str(exc)) from None
-    venues = _build_venues(mode, symbol, home, live_confirmed=live_confirmed, scenario=scenario)
-    return crashpoints.wrap_venues(venues, crash_plan)
-
-
-def _build_venues(mode: str, symbol: Symbol, home: Path, *, live_confirmed: bool,
-                  scenario: str | None) -> dict[VenueId, Venue]:
+    """The three venues for ``mode``; raises FactoryError with a one-line reason."""
     if mode not in MODES:
         raise FactoryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "live":

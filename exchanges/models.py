@@ -210,6 +210,10 @@ class OrderRequest(msgspec.Struct, frozen=True):
     sequence); connectors map it to the venue field (Gate ``text`` with the
     ``t-`` prefix, MEXC ``newClientOrderId``). ``qty`` is base on spot,
     contracts on perp. ``price`` is required for LIMIT orders.
+
+    ``expires_ms`` (local wall clock, ms; 0 = none): the venue must refuse the request if it
+    receives it later. Connectors send it as Gate's ``X-Gate-Exptime`` header and as MEXC's
+    ``recvWindow`` (docs/venues.md, "Request deadlines"), and refuse locally when it has passed.
     """
 
     client_order_id: str
@@ -220,6 +224,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
     order_type: OrderType = OrderType.LIMIT
     tif: TimeInForce = TimeInForce.IOC
     reduce_only: bool = False
+    expires_ms: int = 0
 
 
 class Order(msgspec.Struct):

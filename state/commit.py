@@ -24,12 +24,12 @@ fsyncs. The :class:`GroupCommitter` therefore commits steps in groups:
   earlier write-behind step of the same connection.
 
 A caller cancelled while its step is still queued withdraws the step (nothing is written); once the
-step is on the SQLite thread it commits (or not) regardless, as with any aiosqlite call.
+step is on the SQLite thread it commits (or not) regardless.
 
-Thread model: the whole group runs in one function, so no other statement of this connection can
-interleave with the transaction. With an ``inline_lock`` (the store's default) the group runs on the
-event-loop thread itself whenever aiosqlite's thread is idle -- every job on that thread holds the
-lock while it runs (:func:`run_locked`) -- else it goes to that thread in one hop. Inline groups are
+Thread model (:class:`state.sqlite_worker.SqliteWorker`): the whole group runs in one function, so no
+other statement of this connection can interleave with the transaction. With ``inline=True`` (the
+store's default) the group runs on the event-loop thread itself whenever the worker thread is idle
+(:meth:`SqliteWorker.run_inline`), else it goes to that thread in one hop. Inline groups are
 dispatched one loop iteration after the first submission (``call_soon``), so the steps of every
 task that reacted to the same event in that iteration still share one transaction; the loop is
 blocked for the commit (~0.2-1 ms with its fsync), which the committing task waits for anyway.
@@ -39,16 +39,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-import aiosqlite
 import msgspec
 
 from exchanges.clock import now_ms
 from state.records import FillRecord, FundingRecord, OrderIntent, TaskStatus, TransitionRecord
+from state.sqlite_worker import SqliteWorker
 
 _encode = msgspec.json.Encoder().encode
 
@@ -214,28 +213,23 @@ def commit_group(db: sqlite3.Connection, steps: list[Step], set_sync: Callable[[
     return results
 
 
-def run_locked(lock: threading.Lock, fn: Callable[[], Any]) -> Any:
-    """Run ``fn()`` holding ``lock`` (on the SQLite thread: tells the loop thread it is busy)."""
-    with lock:
-        return fn()
-
 
 class GroupCommitter:
-    """Queues :class:`Step` objects and commits them in groups on an aiosqlite connection.
+    """Queues :class:`Step` objects and commits them in groups on a :class:`SqliteWorker`'s connection.
 
     ``set_sync(db, full)`` is called on the SQLite thread before each group to select
     ``synchronous=FULL`` (any durable step) or ``NORMAL``. ``on_fenced(step)`` builds the exception
     raised for a step whose lease fence failed. Counters ``groups``, ``steps``, ``max_group`` for benches.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, set_sync: Callable[[sqlite3.Connection, bool], None],
-                 on_fenced: Callable[[Step], BaseException], inline_lock: threading.Lock | None = None,
+    def __init__(self, worker: SqliteWorker, set_sync: Callable[[sqlite3.Connection, bool], None],
+                 on_fenced: Callable[[Step], BaseException], inline: bool = True,
                  busy_timeout_ms: int = 10000) -> None:
-        self._conn = conn
+        self._worker = worker
         self._begin_inline = partial(begin_without_waiting, busy_timeout_ms=busy_timeout_ms)
         self._set_sync = set_sync
         self._on_fenced = on_fenced
-        self._inline_lock = inline_lock
+        self._inline = inline
         self._queue: list[Step] = []
         self._in_flight = False
         self._dispatch_scheduled = False
@@ -251,7 +245,7 @@ class GroupCommitter:
         step.future = loop.create_future()
         self._queue.append(step)
         if not self._in_flight:
-            if self._inline_lock is None:
+            if not self._inline:
                 self._send_group(loop)
             else:
                 self._schedule_dispatch(loop)
@@ -301,37 +295,29 @@ class GroupCommitter:
         self.groups += 1
         self.steps += len(group)
         self.max_group = max(self.max_group, len(group))
-        done = loop.create_future()
+        done: asyncio.Future[Any] = loop.create_future()
         done.add_done_callback(partial(self._group_done, group))
-        conn: Any = self._conn
-        if not conn._running or conn._connection is None:
+        worker = self._worker
+        if not worker.running:
             done.set_exception(ValueError("Connection closed"))
             return
-        lock = self._inline_lock
-        if lock is not None and lock.acquire(blocking=False):
-            # The SQLite thread is idle (every job there holds this lock while it runs): commit
-            # right here. Two thread hand-offs less, each a wake-up of a sleeping thread. If
-            # another process holds the write lock, the group goes to the thread, which waits
-            # for it there (busy_timeout) instead of stalling the event loop.
-            outcome: Any
+        if self._inline:
+            # The worker thread is idle: commit right here. Two thread hand-offs less, each a
+            # wake-up of a sleeping thread. If another process holds the write lock, the group
+            # goes to the thread, which waits for it there (busy_timeout) instead of stalling
+            # the event loop.
             try:
-                outcome = commit_group(conn._conn, group, self._set_sync, self._begin_inline)
+                ran, outcome = worker.run_inline(partial(commit_group, steps=group, set_sync=self._set_sync,
+                                                         begin=self._begin_inline))
             except WriteLockBusy:
-                outcome = None
+                ran, outcome = False, None
             except BaseException as exc:  # noqa: BLE001 - handed to the steps' callers
-                outcome = exc
-            finally:
-                lock.release()
-            if isinstance(outcome, BaseException):
-                done.set_exception(outcome)
+                done.set_exception(exc)
                 return
-            if outcome is not None:
+            if ran:
                 done.set_result(outcome)
                 return
-        # Straight onto aiosqlite's work queue (what Connection._execute does, minus the coroutine
-        # wrapper): the group starts on the SQLite thread without waiting for a loop iteration.
-        job = partial(commit_group, conn._conn, group, self._set_sync)
-        conn._tx.put_nowait((done, job if lock is None else partial(run_locked, lock, job)))
+        worker.submit(partial(commit_group, steps=group, set_sync=self._set_sync), done)
 
     def _group_done(self, group: list[Step], done: asyncio.Future) -> None:
         if done.cancelled():
@@ -356,4 +342,4 @@ class GroupCommitter:
 
 
 __all__ = ["Step", "StepFenced", "GroupCommitter", "WriteLockBusy", "apply_step", "begin_without_waiting",
-           "build_step", "commit_group", "run_locked"]
+           "build_step", "commit_group"]

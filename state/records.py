@@ -117,9 +117,13 @@ class OrderIntent(msgspec.Struct, kw_only=True):
     created_ms: int = 0
     updated_ms: int = 0
     error: str = ""
+    #: wall-clock ms after which the request is never sent (and the venue refuses it); 0 on
+    #: intents journaled before deadlines existed (strategies/execution/fence.py)
+    send_deadline_ms: int = 0
 
-    def to_request(self, symbol: Symbol | None = None) -> OrderRequest:
-        """The venue request for this intent (same client order id)."""
+    def to_request(self, symbol: Symbol | None = None, expires_ms: int = 0) -> OrderRequest:
+        """The venue request for this intent (same client order id); ``expires_ms``: the wall-clock
+        ms after which the venue must refuse it (0 = none)."""
         return OrderRequest(
             client_order_id=self.client_order_id,
             symbol=symbol or Symbol.parse(self.symbol),
@@ -129,6 +133,7 @@ class OrderIntent(msgspec.Struct, kw_only=True):
             order_type=self.order_type,
             tif=self.tif,
             reduce_only=self.reduce_only,
+            expires_ms=expires_ms,
         )
 
 

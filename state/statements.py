@@ -1,4 +1,4 @@
-"""Statement runners of :class:`state.store.Store`: plain functions that run on aiosqlite's
+"""Statement runners of :class:`state.store.Store`: plain functions that run on the store worker's
 thread (through ``Store._write`` / ``Store._fetchall``) or, for step groups, on the loop thread
 (state/commit.py). Each takes the ``sqlite3.Connection`` first."""
 

@@ -21,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import aiosqlite
 import msgspec
 
 from exchanges.clock import now_ms
-from state.commit import GroupCommitter, Step, build_step, run_locked
+from state.commit import GroupCommitter, Step, build_step
 from state.records import (
     ControlRequest,
     FillRecord,
@@ -45,6 +43,9 @@ from state.records import (
 )
 from state import statements as stmt
 from state.schema import MIGRATIONS, SCHEMA_VERSION
+from state.sqlite_worker import SqliteWorker
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -106,17 +107,15 @@ def _task_from_row(row: sqlite3.Row | tuple) -> TaskRecord:
 class Store:
     """Async SQLite store. Create with :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
+    def __init__(self, worker: SqliteWorker, path: Path) -> None:
+        self._worker = worker
         self.path = path
         self._sync_full: bool | None = None
-        # Every write runs as ONE function on aiosqlite's thread (a whole transaction per hop), so
+        # Every write runs as ONE function on the worker thread (a whole transaction per hop), so
         # statements of different coroutines never interleave inside a transaction; FSM steps are
-        # group-committed (state/commit.py), on the loop thread itself while the SQLite thread is
-        # idle: every job there holds ``_db_lock`` while it runs.
-        self._db_lock = threading.Lock()
-        self._checkpoint_conn: aiosqlite.Connection | None = None
-        self._committer = GroupCommitter(conn, self._sync_in_thread, self._fenced, inline_lock=self._db_lock,
+        # group-committed (state/commit.py), on the loop thread itself while the worker is idle.
+        self._checkpoint_worker: SqliteWorker | None = None
+        self._committer = GroupCommitter(worker, self._sync_in_thread, self._fenced, inline=True,
                                          busy_timeout_ms=BUSY_TIMEOUT_MS)
 
     # ---- lifecycle ---------------------------------------------------------
@@ -138,64 +137,28 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create database {db_path}: {exc.strerror or exc}") from None
         try:
-            # check_same_thread=False: group commits may run on the loop thread while aiosqlite's
-            # thread is idle (never both at once: Store._db_lock, state/commit.py)
-            conn = await aiosqlite.connect(str(db_path), isolation_level=None, check_same_thread=False)
+            worker = await SqliteWorker.open(str(db_path), name="store")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {db_path}: {exc}") from None
-        store = cls(conn, db_path)
+        store = cls(worker, db_path)
         try:
-            await store._init()
+            await worker.run(partial(_init_db, path=db_path))
+            store._sync_full = True
         except sqlite3.DatabaseError as exc:
-            await conn.close()
+            await worker.close()
             raise StoreError(f"database {db_path} is not usable: {exc}") from None
-        except StoreError:
-            await conn.close()
+        except BaseException:
+            await worker.close()
             raise
         return store
-
-    async def _init(self) -> None:
-        c = self._conn
-        await c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        async with c.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}, newer than this program's "
-                f"{SCHEMA_VERSION}; upgrade the program (the database was not modified)"
-            )
-        async with c.execute("PRAGMA quick_check") as cur:
-            (result,) = await cur.fetchone()
-        if result != "ok":
-            raise StoreError(f"database {self.path} failed its integrity check: {result}")
-        await c.execute("PRAGMA journal_mode=WAL")
-        await c.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-        await c.execute("PRAGMA foreign_keys=ON")
-        await self._set_sync(True)
-        while version < SCHEMA_VERSION:
-            await c.execute("BEGIN IMMEDIATE")
-            try:
-                # Re-read under the write lock: another process may have migrated this
-                # (fresh) file between our first read and now.
-                async with c.execute("PRAGMA user_version") as cur:
-                    (version,) = await cur.fetchone()
-                if version < SCHEMA_VERSION:
-                    for statement in stmt.split_sql(MIGRATIONS[version]):
-                        await c.execute(statement)
-                    version += 1
-                    await c.execute(f"PRAGMA user_version={version}")
-                await c.execute("COMMIT")
-            except BaseException:
-                await c.execute("ROLLBACK")
-                raise
 
     async def close(self) -> None:
         """Wait for queued step commits, then close the connection(s)."""
         await self._committer.drain()
-        if self._checkpoint_conn is not None:
-            await self._checkpoint_conn.close()
-            self._checkpoint_conn = None
-        await self._conn.close()
+        if self._checkpoint_worker is not None:
+            await self._checkpoint_worker.close()
+            self._checkpoint_worker = None
+        await self._worker.close()
 
     async def checkpoint_wal(self) -> tuple[int, int]:
         """Copy committed WAL frames into the database file, off the commit path.
@@ -208,12 +171,15 @@ class Store:
         threshold is raised to :data:`AUTOCHECKPOINT_PAGES` as a backstop. Returns (frames in the
         WAL, frames copied); ``(-1, -1)`` when the database is not in WAL mode.
         """
-        if self._checkpoint_conn is None:
-            self._checkpoint_conn = await aiosqlite.connect(str(self.path), isolation_level=None)
-            await self._checkpoint_conn.execute("PRAGMA busy_timeout=0")
-        async with self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
-            _busy, wal_frames, copied = await cur.fetchone()
-        return wal_frames, copied
+        if self._checkpoint_worker is None:
+            self._checkpoint_worker = await SqliteWorker.open(str(self.path), name="store-checkpoint")
+            await self._checkpoint_worker.run(lambda db: db.execute("PRAGMA busy_timeout=0"))
+
+        def run(db: sqlite3.Connection) -> tuple[int, int]:
+            _busy, wal_frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(wal_frames), int(copied)
+
+        return await self._checkpoint_worker.run(run)
 
     @property
     def commit_stats(self) -> dict[str, int]:
@@ -221,11 +187,8 @@ class Store:
         c = self._committer
         return {"groups": c.groups, "steps": c.steps, "max_group": c.max_group}
 
-    async def _set_sync(self, full: bool) -> None:
-        await self._conn._execute(run_locked, self._db_lock, partial(self._sync_in_thread, self._conn._conn, full))
-
     def _sync_in_thread(self, db: sqlite3.Connection, full: bool) -> None:
-        """On the SQLite thread: select ``synchronous=FULL``/``NORMAL`` for the next commit."""
+        """On the connection's thread: select ``synchronous=FULL``/``NORMAL`` for the next commit."""
         if self._sync_full is not full:
             db.execute("PRAGMA synchronous=FULL" if full else "PRAGMA synchronous=NORMAL")
             self._sync_full = full
@@ -234,17 +197,16 @@ class Store:
     def _fenced(step: Step) -> LeaseLost:
         return LeaseLost(f"task {step.task_id}: lease is not held by {step.owner_id}")
 
-    async def _write(self, durable: bool, fn, *args):
-        """Run ``fn(db, *args)`` on the SQLite thread in one hop, ``synchronous`` FULL if ``durable``."""
-        return await self._conn._execute(run_locked, self._db_lock, partial(self._write_in_thread, durable, fn, args))
+    async def _write(self, durable: bool, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(db, *args)`` on the worker thread in one hop, ``synchronous`` FULL if ``durable``."""
+        def job(db: sqlite3.Connection) -> T:
+            self._sync_in_thread(db, durable)
+            return fn(db, *args)
 
-    def _write_in_thread(self, durable: bool, fn, args: tuple):
-        db = self._conn._conn
-        self._sync_in_thread(db, durable)
-        return fn(db, *args)
+        return await self._worker.run(job)
 
-    async def _fetchall(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        return await self._conn._execute(run_locked, self._db_lock, partial(stmt.fetch, self._conn._conn, sql, tuple(params)))
+    async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self._worker.run(partial(stmt.fetch, sql=sql, params=tuple(params)))
 
     # ---- tasks -------------------------------------------------------------
 
@@ -350,7 +312,9 @@ class Store:
         return out
 
     async def fills(self, task_id: str) -> list[FillRecord]:
-        rows = await self._fetchall("SELECT data FROM fills WHERE task_id=? ORDER BY ts_ms, trade_id", (task_id,))
+        """The task's fills in the order they were booked (insertion order: average-cost PnL
+        depends on it, so a rebuilt ledger equals the live one)."""
+        rows = await self._fetchall("SELECT data FROM fills WHERE task_id=? ORDER BY rowid", (task_id,))
         return [_fill_decoder.decode(r[0]) for r in rows]
 
     async def funding(self, task_id: str) -> list[FundingRecord]:
@@ -379,19 +343,26 @@ class Store:
     # ---- lease -------------------------------------------------------------
 
     async def acquire_lease(self, task_id: str, owner_id: str, pid: int, host: str, ttl_s: float,
-                            force: bool = False) -> bool:
-        """Take the task's lease if free, already ours, expired, or ``force``.
+                            take_from: tuple[str | None, int] | None = None) -> bool:
+        """Take the task's lease; returns True when ``owner_id`` now holds it.
 
-        Returns True when ``owner_id`` now holds it.
+        Without ``take_from``: only a free lease, our own, or one whose heartbeat is older than
+        ``ttl_s``. With ``take_from=(previous owner id, previous heartbeat_ms)`` as the caller
+        read them (a crashed owner: its pid is dead on this host): a compare-and-swap that
+        succeeds only if the lease still has exactly that owner and heartbeat. Either way the
+        condition is evaluated inside the UPDATE, so of two processes taking over the same lease
+        at once exactly one succeeds.
         """
         ts = now_ms()
-        expired_before = ts - int(ttl_s * 1000)
         sql = ("UPDATE tasks SET owner_id=?, owner_pid=?, owner_host=?, heartbeat_ms=?, updated_ms=? "
                "WHERE task_id=?")
-        params: list = [owner_id, pid, host, ts, ts, task_id]
-        if not force:
+        params: list[Any] = [owner_id, pid, host, ts, ts, task_id]
+        if take_from is None:
             sql += " AND (owner_id IS NULL OR owner_id=? OR heartbeat_ms < ?)"
-            params += [owner_id, expired_before]
+            params += [owner_id, ts - int(ttl_s * 1000)]
+        else:
+            sql += " AND owner_id IS ? AND heartbeat_ms=?"
+            params += [take_from[0], int(take_from[1])]
         return await self._write(True, stmt.execute, sql, params) == 1
 
     async def heartbeat(self, task_id: str, owner_id: str) -> bool:
@@ -461,6 +432,41 @@ class Store:
     async def get_live(self) -> dict[str, str]:
         rows = await self._fetchall("SELECT task_id, data FROM task_live")
         return {r[0]: r[1] for r in rows}
+
+
+def _init_db(db: sqlite3.Connection, path: Path) -> None:
+    """On the worker thread: check the schema version and integrity, set the pragmas, migrate
+    forward (each version in its own transaction). Raises StoreError / sqlite3.DatabaseError."""
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database {path} has schema version {version}, newer than this program's "
+            f"{SCHEMA_VERSION}; upgrade the program (the database was not modified)"
+        )
+    (result,) = db.execute("PRAGMA quick_check").fetchone()
+    if result != "ok":
+        raise StoreError(f"database {path} failed its integrity check: {result}")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA synchronous=FULL")
+    while version < SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated this
+            # (fresh) file between our first read and now.
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version < SCHEMA_VERSION:
+                for statement in stmt.split_sql(MIGRATIONS[version]):
+                    db.execute(statement)
+                version += 1
+                db.execute(f"PRAGMA user_version={version}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"

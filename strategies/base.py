@@ -1,7 +1,7 @@
 """FSM machinery for strategy tasks, on the ``transitions`` library.
 
 The nine states and every edge are declared once, as data, in
-:data:`TRANSITIONS` (check it against DESIGN.md section 5 at a glance). A
+:data:`strategies.fsm.TRANSITIONS` (check it against DESIGN.md section 5 at a glance). A
 strategy subclasses :class:`StrategyTask` and writes one async handler per
 state (``on_idle`` ... ``on_finalizing``). ``await task.step()`` runs the
 current state's handler once; a handler returns ``self.go(trigger, reason)``
@@ -26,77 +26,25 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
-from transitions import Machine
 
 from exchanges.clock import now_ms
 from exchanges.models import VenueId
 from exchanges.venue import Venue
 from state.records import State, TaskRecord, TaskStatus, TransitionRecord
+from state.records import FillRecord, FundingRecord, OrderIntent
 from state.store import Store
-from strategies.journal import TaskJournal
+from strategies.execution.fence import LeaseFence
+from strategies.execution.journal import Journal
+from strategies.fsm import (  # noqa: F401 - re-exported: the FSM table is read from here too
+    PAUSE_INTERRUPTIBLE,
+    STOP_INTERRUPTIBLE,
+    TRANSITIONS,
+    build_machine,
+    declared_edges,
+    mermaid,
+)
 
 S = State
-
-#: The one declaration of the task FSM (``transitions`` format).
-TRANSITIONS: list[dict[str, Any]] = [
-    {"trigger": "start", "source": S.IDLE.value, "dest": S.SYNCING.value},
-    {"trigger": "synced", "source": S.SYNCING.value, "dest": S.ANALYZING.value},
-    {"trigger": "rebalance", "source": S.ANALYZING.value, "dest": S.REBALANCING.value},
-    {"trigger": "trade", "source": S.ANALYZING.value, "dest": S.MANAGING_ORDERS.value},
-    {"trigger": "idle", "source": S.ANALYZING.value, "dest": S.MONITORING.value},
-    {"trigger": "orders_planned", "source": S.REBALANCING.value, "dest": S.MANAGING_ORDERS.value},
-    {"trigger": "nothing_to_do", "source": S.REBALANCING.value, "dest": S.MONITORING.value},
-    {"trigger": "orders_sent", "source": S.MANAGING_ORDERS.value, "dest": S.WAITING_ORDERS.value},
-    {"trigger": "orders_settled", "source": S.WAITING_ORDERS.value, "dest": S.ANALYZING.value},
-    {"trigger": "signal", "source": S.MONITORING.value, "dest": S.ANALYZING.value},
-    {"trigger": "exit", "source": [S.SYNCING.value, S.ANALYZING.value, S.MONITORING.value],
-     "dest": S.COMPLETING.value},
-    {"trigger": "stop", "source": [S.SYNCING.value, S.ANALYZING.value, S.REBALANCING.value, S.MONITORING.value],
-     "dest": S.COMPLETING.value},
-    {"trigger": "pause", "source": [S.SYNCING.value, S.ANALYZING.value, S.MONITORING.value],
-     "dest": S.IDLE.value},
-    {"trigger": "completed", "source": S.COMPLETING.value, "dest": S.FINALIZING.value},
-]
-
-#: States in which a pending stop request is taken at once by ``step()``
-#: (no order of ours is in flight there). Elsewhere the handler first settles.
-STOP_INTERRUPTIBLE = frozenset({S.ANALYZING, S.REBALANCING, S.MONITORING})
-#: States in which a pending pause request is taken at once.
-PAUSE_INTERRUPTIBLE = frozenset({S.ANALYZING, S.MONITORING})
-
-
-def declared_edges() -> set[tuple[str, str, str]]:
-    """All (source, trigger, dest) triples of :data:`TRANSITIONS`."""
-    edges = set()
-    for t in TRANSITIONS:
-        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
-        for src in sources:
-            edges.add((src, t["trigger"], t["dest"]))
-    return edges
-
-
-def build_machine(model: Any = None, initial: State = S.IDLE) -> Machine:
-    """A ``transitions`` Machine over the nine states; the model's current
-    state lives in its ``fsm_state`` attribute. Unknown edges raise MachineError."""
-    return Machine(
-        model=model if model is not None else "self",
-        states=[s.value for s in State],
-        transitions=TRANSITIONS,
-        initial=initial.value,
-        auto_transitions=False,
-        model_attribute="fsm_state",
-        ignore_invalid_triggers=False,
-    )
-
-
-def mermaid() -> str:
-    """The FSM as a Mermaid ``stateDiagram-v2`` (``python run.py tasks graph``)."""
-    lines = ["stateDiagram-v2", f"    [*] --> {S.IDLE.value}"]
-    for src, trigger, dest in sorted(declared_edges(), key=lambda e: (list(State).index(State(e[0])), e[1])):
-        lines.append(f"    {src} --> {dest}: {trigger}")
-    lines.append(f"    {S.FINALIZING.value} --> [*]")
-    return "\n".join(lines) + "\n"
-
 
 class InvalidTransition(RuntimeError):
     """A handler asked for an edge that is not declared from the current state."""
@@ -149,20 +97,25 @@ class EmptyConfig(msgspec.Struct, kw_only=True):
 _ctx_encoder = msgspec.json.Encoder()
 
 
-class StrategyTask(TaskJournal):
+class StrategyTask:
     """A task: one FSM instance bound to a store row, venues and a lease owner.
 
     Subclasses set ``strategy_name``, ``config_type`` and ``context_type`` and
     implement the ``on_<state>`` handlers they need (the defaults do nothing
     and stay). Construct via ``cls(record, store, venues, owner_id)``; call
     :meth:`load` once before the first :meth:`step` to load intents and fills.
+
+    Parts: :attr:`journal` (intents, fills, funding and the commit queue) and :attr:`fence`
+    (the lease fence every order send checks; confirmed by the runner's heartbeats, or injected
+    by tests). A fence that was never confirmed refuses every send.
     """
 
     strategy_name: ClassVar[str] = "base"
     config_type: ClassVar[type[msgspec.Struct]] = EmptyConfig
     context_type: ClassVar[type[BaseContext]] = BaseContext
 
-    def __init__(self, record: TaskRecord, store: Store, venues: Mapping[VenueId, Venue], owner_id: str) -> None:
+    def __init__(self, record: TaskRecord, store: Store, venues: Mapping[VenueId, Venue], owner_id: str,
+                 fence: LeaseFence | None = None) -> None:
         self.record = record
         self.task_id = record.task_id
         self.store = store
@@ -175,7 +128,8 @@ class StrategyTask(TaskJournal):
         self.committed_version = record.version
         self.last_error = record.last_error
         self.wake = asyncio.Event()
-        self._init_journal()
+        self.journal = Journal(self.task_id, self.context)
+        self.fence = fence if fence is not None else LeaseFence()
         self._controls_to_ack: list[int] = []
         self._status_dirty = False
         self.machine = build_machine(self, State(record.state))
@@ -224,7 +178,38 @@ class StrategyTask(TaskJournal):
     async def load(self) -> None:
         """Load intents, fills and funding from the store; make sure the next
         client order id is past every stored one."""
-        await self._load_journal(self.store)
+        await self.journal.load(self.store)
+
+    # ---- the journal (see strategies/execution/journal.py) -------------------------
+
+    @property
+    def intents(self) -> dict[str, OrderIntent]:
+        return self.journal.intents
+
+    @property
+    def open_intent_ids(self) -> dict[str, None]:
+        return self.journal.open_intent_ids
+
+    @property
+    def fills(self) -> list[FillRecord]:
+        return self.journal.fills
+
+    @property
+    def funding(self) -> list[FundingRecord]:
+        return self.journal.funding
+
+    def unresolved_intents(self) -> list[OrderIntent]:
+        return self.journal.unresolved_intents()
+
+    def new_intent(self, *args: Any, **kwargs: Any) -> OrderIntent:
+        """:meth:`Journal.new_intent`: committed with the next transition or checkpoint."""
+        return self.journal.new_intent(*args, **kwargs)
+
+    def is_committed(self, client_order_id: str) -> bool:
+        return self.journal.is_committed(client_order_id)
+
+    def record_fill(self, fill: FillRecord) -> bool:
+        return self.journal.record_fill(fill)
 
     # ---- the step ----------------------------------------------------------
 
@@ -321,8 +306,7 @@ class StrategyTask(TaskJournal):
     # ---- commits -----------------------------------------------------------
 
     def is_dirty(self) -> bool:
-        return bool(self._new_intents or self._intent_updates or self._new_fills or self._new_funding
-                    or self._controls_to_ack or self._status_dirty)
+        return self.journal.has_pending() or bool(self._controls_to_ack or self._status_dirty)
 
     async def checkpoint(self, reason: str = "", durable: bool = True) -> None:
         """Commit context, PnL and everything queued now, without a transition.
@@ -338,12 +322,10 @@ class StrategyTask(TaskJournal):
             status = self._pending_status()
         if transition is not None:
             transition.ts_ms = now_ms()
-        new_intents = list(self._new_intents.values())
-        updates = [u for k, u in self._intent_updates.items() if k not in self._new_intents]
-        fills = list(self._new_fills)
-        funding = list(self._new_funding)
+        writes = self.journal.pending()
+        fills, funding = writes.fills, writes.funding
         acks = list(self._controls_to_ack)
-        if new_intents or updates or fills or funding or acks or status is not None:
+        if writes or acks or status is not None:
             # Anything that precedes or records a side effect is fsynced and waited for,
             # whatever the caller asked.
             durable, write_behind = True, False
@@ -359,8 +341,8 @@ class StrategyTask(TaskJournal):
             pnl_json=self._pnl_json(bool(fills or funding or status is not None)),
             status=status,
             transition=transition,
-            new_intents=new_intents,
-            intent_updates=updates,
+            new_intents=writes.new_intents,
+            intent_updates=writes.intent_updates,
             fills=fills,
             funding=funding,
             durable=durable,
@@ -374,10 +356,7 @@ class StrategyTask(TaskJournal):
         self.committed_version = await self.store.commit_step(self.task_id, self.owner_id, **fields)
         if status is not None:
             self.status = status
-        self._new_intents.clear()
-        self._intent_updates.clear()
-        del self._new_fills[: len(fills)]
-        del self._new_funding[: len(funding)]
+        self.journal.committed(writes)
         del self._controls_to_ack[: len(acks)]
         self._status_dirty = False
         self._error_dirty = False

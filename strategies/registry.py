@@ -23,10 +23,7 @@ def register(cls: type[StrategyTask]) -> type[StrategyTask]:
 
 def _load_bundled() -> None:
     for module in _BUNDLED:
-        try:
-            importlib.import_module(module)
-        except ImportError:  # a strategy package still being built must not break the CLI
-            continue
+        importlib.import_module(module)
 
 
 def get(name: str) -> type[StrategyTask]:
@@ -40,5 +37,6 @@ def get(name: str) -> type[StrategyTask]:
 
 
 def names() -> list[str]:
+    """Names of every registered strategy (the bundled ones included)."""
     _load_bundled()
     return sorted(_REGISTRY)

@@ -11,7 +11,6 @@ import asyncio
 import inspect
 import json
 import logging
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -22,9 +21,6 @@ from taskmanager.errors import CliError
 from taskmanager.logsetup import setup_logging
 
 log = logging.getLogger("taskmanager.cli")
-
-_FALLBACK_LIVE_KEYS = ("GATE_API_KEY", "GATE_API_SECRET", "MEXC_API_KEY", "MEXC_API_SECRET")
-
 
 # ---- shared helpers ------------------------------------------------------------
 
@@ -75,11 +71,9 @@ def parse_symbol(text: str) -> Any:
 
 
 def strategy_class(name: str) -> Any:
-    """The registered task class for ``name`` (CliError when unknown or not importable)."""
-    try:
-        from strategies import registry
-    except ImportError as exc:
-        raise CliError(f"strategies are not available: {exc}") from None
+    """The registered task class for ``name`` (CliError when unknown)."""
+    from strategies import registry
+
     try:
         return registry.get(name)
     except KeyError as exc:
@@ -111,28 +105,17 @@ def load_strategy_config(cls: Any, path: str | None, overrides: dict[str, Any]) 
         raise CliError(f"config: {exc}") from None
 
 
-async def build_venues(venue_factory: Any, mode: str, symbol: Any, *, live_confirmed: bool) -> dict:
-    """Venues for a task: ``venue_factory`` (tests) or ``exchanges.factory.build_venues``.
+async def build_venues(venue_factory: Any, mode: str, symbol: Any, *, live_confirmed: bool) -> dict[Any, Any]:
+    """Venues for a task: ``venue_factory`` (injected by tests) or ``exchanges.factory.build_venues``.
     FactoryError (unknown symbol, missing keys, ...) -> CliError."""
-    if venue_factory is None:
-        try:
-            from exchanges import factory
-        except ImportError as exc:
-            if mode == "live":
-                missing = [k for k in _FALLBACK_LIVE_KEYS if not os.environ.get(k)]
-                if missing:
-                    raise CliError(f"live mode needs API keys in the environment; missing {', '.join(missing)}") \
-                        from None
-            raise CliError(f"venues are not available yet (exchanges.factory: {exc})") from None
-        factory_error: type[BaseException] = getattr(factory, "FactoryError", ValueError)
-        venue_factory = factory.build_venues
-    else:
-        factory_error = ValueError
+    from exchanges import factory
+
+    build = venue_factory if venue_factory is not None else factory.build_venues
     try:
-        venues = venue_factory(mode, symbol, _home(), live_confirmed=live_confirmed)
+        venues = build(mode, symbol, _home(), live_confirmed=live_confirmed)
         if inspect.isawaitable(venues):
             venues = await venues
-    except factory_error as exc:
+    except (factory.FactoryError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return dict(venues)
 

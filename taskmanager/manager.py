@@ -118,16 +118,21 @@ class TaskManager:
     async def acquire(self, record: TaskRecord) -> None:
         """Take the task's lease: free, expired, or owned by a dead pid on this host.
 
-        Raises LeaseBusy when another live process owns it."""
+        The takeover is a compare-and-swap on the owner and heartbeat read in ``record``: of two
+        processes taking over the same lease at once exactly one succeeds. Raises LeaseBusy
+        (naming the owner) when another live process owns it or won the race."""
         state = lease_state(record, clock.now_ms(), ttl_s=self.lease_ttl_s)
         if state == "live" and record.owner_id != self.owner_id:
             raise LeaseBusy(
                 f"task {record.task_id} is driven by pid {record.owner_pid} on {record.owner_host} (lease live)")
-        force = state == "crashed"
+        take_from = (record.owner_id, record.heartbeat_ms) if state == "crashed" else None
         ok = await self.store.acquire_lease(record.task_id, self.owner_id, self.pid, self.host,
-                                            self.lease_ttl_s, force=force)
+                                            self.lease_ttl_s, take_from=take_from)
         if not ok:
-            raise LeaseBusy(f"task {record.task_id}: lease is held by another process")
+            now = await self.store.get_task(record.task_id)
+            who = (f"pid {now.owner_pid} on {now.owner_host}" if now is not None and now.owner_id
+                   else "another process")
+            raise LeaseBusy(f"task {record.task_id} was taken over by {who} first; not driving it")
         if state in ("stale", "crashed"):
             log.warning("task %s: took over a %s lease (previous owner pid %s on %s)",
                         record.task_id, state, record.owner_pid, record.owner_host)
@@ -145,6 +150,9 @@ class TaskManager:
         ``resumed``, ``duration_s``, ``flatten_on_exit``, ``stop_now``, ``stop_now_flatten``,
         ``pause_now``."""
         handle = Handle(task=task, **options)
+        fence = getattr(task, "fence", None)
+        if fence is not None:
+            fence.ttl_s = self.lease_ttl_s
         self.handles[task.task_id] = handle
         return handle
 
@@ -195,6 +203,7 @@ class TaskManager:
         handle.last_state = task.state.value
         shutdown_needed = False
         try:
+            await self._confirm_lease(handle)
             await task.load()
             shutdown_needed = True
             await task.on_start(handle.resumed)
@@ -214,7 +223,7 @@ class TaskManager:
                 if handle.stop_requested_mono is None:
                     progressed = await task.step()
                 else:  # bounded: a hung venue call must not keep a stopping process alive forever
-                    remaining = self.stop_timeout_s - (clock.monotonic_s() - handle.stop_requested_mono)
+                    remaining = self._stop_timeout_s(handle) - (clock.monotonic_s() - handle.stop_requested_mono)
                     try:
                         progressed = await asyncio.wait_for(task.step(), timeout=max(0.01, remaining))
                     except asyncio.TimeoutError:
@@ -243,6 +252,23 @@ class TaskManager:
         finally:
             await self._finish(handle, shutdown_needed)
 
+    async def _confirm_lease(self, handle: Handle) -> None:
+        """Heartbeat the task's lease once before driving it: its fence allows sends only after a
+        confirmed heartbeat (and for the TTL minus a margin after each). Raises LeaseLost."""
+        issued = clock.monotonic_s()
+        held = await self.store.heartbeat_many([handle.task_id], self.owner_id)
+        if handle.task_id not in held:
+            raise LeaseLost(f"task {handle.task_id}: lease is not held by {self.owner_id}")
+        fence = getattr(handle.task, "fence", None)
+        if fence is not None:
+            fence.confirm(issued)
+
+    def _stop_timeout_s(self, handle: Handle) -> float:
+        """How long a stop may take for this task: the runner's bound, or more if the task's own
+        bounded steps (settling, completing) need it."""
+        budget = getattr(handle.task, "stop_budget_s", None)
+        return max(self.stop_timeout_s, float(budget()) if callable(budget) else 0.0)
+
     def _check_duration(self, handle: Handle) -> None:
         if handle.duration_s is None or handle.stop_requested_mono is not None:
             return
@@ -251,20 +277,22 @@ class TaskManager:
 
     def _stop_timed_out(self, handle: Handle) -> bool:
         return (handle.stop_requested_mono is not None
-                and clock.monotonic_s() - handle.stop_requested_mono > self.stop_timeout_s)
+                and clock.monotonic_s() - handle.stop_requested_mono > self._stop_timeout_s(handle))
 
     async def _give_up_stopping(self, handle: Handle) -> None:
         task = handle.task
         handle.outcome = "stop_timeout"
-        msg = (f"could not finish stopping within {self.stop_timeout_s:.0f} s; left in {task.state.value} "
+        msg = (f"could not finish stopping within {self._stop_timeout_s(handle):.0f} s; left in {task.state.value} "
                f"with status stopping (run 'tasks stop {task.task_id}' to retry)")
         log.error("task %s: %s", task.task_id, msg)
+        halt = getattr(getattr(task, "context", None), "halt_reason", "")
         with contextlib.suppress(Exception):
             if task.status is not TaskStatus.STOPPING and not task.status.is_terminal:
                 await self.store.set_status(task.task_id, TaskStatus.STOPPING, msg, owner_id=self.owner_id)
                 task.status = TaskStatus.STOPPING
             await self.store.journal(task.task_id, "stop_timeout", msg)
-            await self.store.set_error(task.task_id, msg)
+            # the first reason stays readable: a halt reason is never replaced by this one
+            await self.store.set_error(task.task_id, f"{halt}; {msg}" if halt else msg)
 
     async def _fail(self, handle: Handle, exc: BaseException) -> None:
         task = handle.task
@@ -365,16 +393,26 @@ class TaskManager:
 
     async def _heartbeat(self, active: list[Handle]) -> None:
         """ONE statement refreshes the leases of all our active tasks; a task missing from the
-        answer lost its lease (another process took it over): its driver is cancelled at once."""
+        answer lost its lease (another process took it over): its fence refuses every send and
+        its driver is cancelled at once. A held lease confirms the task's fence with the
+        monotonic time at which the heartbeat was issued."""
         if not active:
             return
+        issued = clock.monotonic_s()
         try:
             held = await self.store.heartbeat_many([h.task_id for h in active], self.owner_id)
-        except Exception as exc:  # a busy database: try again next beat; the TTL has slack
+        except Exception as exc:  # a busy database: try again next beat; the fence expires meanwhile
             log.warning("heartbeat of %d task(s) failed: %s", len(active), exc)
             return
         for handle in active:
-            if handle.task_id not in held and handle.driver is not None:
+            fence = getattr(handle.task, "fence", None)
+            if handle.task_id in held:
+                if fence is not None:
+                    fence.confirm(issued)
+                continue
+            if fence is not None:
+                fence.lose()
+            if handle.driver is not None:
                 handle.lease_lost = True
                 handle.driver.cancel()
 

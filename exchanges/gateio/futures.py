@@ -187,7 +187,7 @@ class GatePerpVenue(GateVenueBase):
         }
         key = f"perp.orders:{contract}"
         self.rest.limiter.add(key, *C.PERP_ORDER_PER_CONTRACT_LIMIT)
-        raw = await self.rest.private("POST", f"{_BASE}/orders", body=body, rate_keys=(key,))
+        raw = await self.rest.private("POST", f"{_BASE}/orders", body=body, rate_keys=(key,), expires_ms=request.expires_ms)
         order = P.perp_order(decode(_ORDER, raw, "create order", self.venue_id.value, after_write=True))
         if not order.client_order_id:
             order.client_order_id = request.client_order_id

@@ -32,7 +32,7 @@ from exchanges.gateio import constants as C
 from exchanges.gateio import schemas as S
 from exchanges.gateio.auth import rest_headers
 from exchanges.transport import HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http
-from exchanges.venue import AuthError, VenueError
+from exchanges.venue import AuthError, OrderRejected, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,17 @@ class GateRest:
         params: list[tuple[str, str]] | None = None,
         body: Any = None,
         rate_keys: tuple[str, ...] = (),
+        expires_ms: int = 0,
     ) -> bytes:
+        """A signed request. ``expires_ms`` (local wall clock, 0 = none): Gate must refuse the
+        request if it receives it later (``X-Gate-Exptime``, in server time; docs/venues.md
+        "Request deadlines"); already past, it is refused here without sending
+        (OrderRejected, local)."""
         if not self.has_keys:
             raise AuthError(f"{method} {endpoint} needs API keys (none configured)", venue=self.venue, code="NO_KEYS")
         await self.ensure_time()
-        return await self._send(method, endpoint, params, body, signed=True, rate_keys=rate_keys)
+        return await self._send(method, endpoint, params, body, signed=True, rate_keys=rate_keys,
+                                expires_ms=expires_ms)
 
     async def _send(
         self,
@@ -132,6 +138,7 @@ class GateRest:
         *,
         signed: bool,
         rate_keys: tuple[str, ...],
+        expires_ms: int = 0,
     ) -> bytes:
         # a path template key keeps per-endpoint buckets bounded (ids are not part of the key)
         template = endpoint.split("/t-")[0] if "/t-" in endpoint else endpoint
@@ -143,6 +150,11 @@ class GateRest:
         if body is not None:
             headers["Content-Type"] = "application/json"
         headers["Accept"] = "application/json"
+        if expires_ms:
+            if clock.now_ms() >= expires_ms:
+                raise OrderRejected(f"{method} {endpoint}: request deadline passed before sending", venue=self.venue,
+                                    code="DEADLINE_PASSED", local=True)
+            headers["X-Gate-Exptime"] = str(expires_ms + self.time.offset_ms)
         if signed:
             path = self.base_path + endpoint
             ts = str(self.time.now_s())

@@ -166,7 +166,7 @@ class GateSpotVenue(GateVenueBase):
         body["time_in_force"] = request.tif.value if request.order_type is OrderType.LIMIT else "ioc"
         key = f"spot.orders:{pair}"
         self.rest.limiter.add(key, *C.SPOT_ORDER_PER_MARKET_LIMIT)
-        raw = await self.rest.private("POST", "/spot/orders", body=body, rate_keys=(key,))
+        raw = await self.rest.private("POST", "/spot/orders", body=body, rate_keys=(key,), expires_ms=request.expires_ms)
         order = P.spot_order(decode(_ORDER, raw, "create order", self.venue_id.value, after_write=True))
         if not order.client_order_id:
             order.client_order_id = request.client_order_id

@@ -26,7 +26,7 @@ from exchanges.mexc import constants as C
 from exchanges.mexc import parse as P
 from exchanges.mexc.auth import encode_query, signed_query
 from exchanges.transport import HttpResponse, HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http
-from exchanges.venue import AuthError, OutcomeUnknown
+from exchanges.venue import AuthError, OrderRejected, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,11 @@ class MexcRest:
         """Unsigned request; returns the 2xx body bytes or raises the taxonomy error."""
         return await self._send(method, path, encode_query(params or []), signed=False)
 
-    async def signed(self, method: str, path: str, params: list[tuple[str, str]] | None = None) -> bytes:
-        """Signed request (timestamp from the server-time offset); see module docstring."""
+    async def signed(self, method: str, path: str, params: list[tuple[str, str]] | None = None,
+                     expires_ms: int = 0) -> bytes:
+        """Signed request (timestamp from the server-time offset); see module docstring. With
+        ``expires_ms`` (an order) the request carries that deadline as its ``recvWindow`` and is
+        never retried; past the deadline it is refused here (OrderRejected, local)."""
         if not self.has_keys:
             raise AuthError(f"MEXC {path} needs API key and secret", venue=C.VENUE_NAME, code="NO_KEYS")
         if clock.monotonic_s() - self._time_synced_s > _TIME_SYNC_MAX_AGE_S:
@@ -101,6 +104,12 @@ class MexcRest:
                 await self.sync_time()
             except OutcomeUnknown as exc:
                 log.warning("MEXC time sync failed (%s); using last offset %d ms", exc, self.time.offset_ms)
+        if expires_ms:
+            window = expires_ms - clock.now_ms()
+            if window <= 0:
+                raise OrderRejected(f"MEXC {method} {path}: request deadline passed before sending",
+                                    venue=C.VENUE_NAME, code="DEADLINE_PASSED", local=True)
+            return await self._send(method, path, self._sign(params, min(window, C.MAX_RECV_WINDOW_MS)), signed=True)
         try:
             return await self._send(method, path, self._sign(params), signed=True)
         except AuthError as exc:
@@ -114,9 +123,10 @@ class MexcRest:
         """The exact signed query string a signed request would send now (for tests/diagnostics)."""
         return self._sign(params)
 
-    def _sign(self, params: list[tuple[str, str]] | None) -> str:
+    def _sign(self, params: list[tuple[str, str]] | None, recv_window_ms: int = 0) -> str:
         query, _payload = signed_query(params or [], api_secret=self._api_secret,
-                                       timestamp_ms=self.time.now_ms(), recv_window_ms=self.recv_window_ms)
+                                       timestamp_ms=self.time.now_ms(),
+                                       recv_window_ms=recv_window_ms or self.recv_window_ms)
         return query
 
     async def _send(self, method: str, path: str, query: str, *, signed: bool) -> bytes:
@@ -151,8 +161,11 @@ class MexcRest:
         body = await self.public("GET", C.PATH_DEPTH, [("symbol", venue_symbol), ("limit", str(limit))])
         return _decode(P.DEC_DEPTH, body, "GET", C.PATH_DEPTH)
 
-    async def new_order(self, params: list[tuple[str, str]]) -> P.NewOrderAck:
-        body = await self.signed("POST", C.PATH_ORDER, params)
+    async def new_order(self, params: list[tuple[str, str]], expires_ms: int = 0) -> P.NewOrderAck:
+        """``POST /api/v3/order``. ``expires_ms`` (local wall clock, 0 = none): MEXC must refuse
+        the order if it receives it later: ``recvWindow`` is set so that timestamp + recvWindow is
+        that instant (docs/venues.md "Request deadlines"). A write is never retried."""
+        body = await self.signed("POST", C.PATH_ORDER, params, expires_ms=expires_ms)
         return _decode(P.DEC_NEW_ORDER, body, "POST", C.PATH_ORDER)
 
     async def cancel_order(self, venue_symbol: str, client_order_id: str) -> P.OrderInfo:

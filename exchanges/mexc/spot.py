@@ -262,7 +262,7 @@ class MexcSpotVenue:
                                 venue=C.VENUE_NAME, code="NO_RULES", local=True) from exc
         params, qty, price = self._order_params(request, info)
         order_type = OrderType.MARKET if request.order_type is OrderType.MARKET else OrderType.LIMIT
-        ack = await self.rest.new_order(params)
+        ack = await self.rest.new_order(params, expires_ms=request.expires_ms)
         order = P.order_from_ack(ack, request.symbol, request.client_order_id, request.tif, order_type)
         if not order.venue_order_id and not ack.symbol:
             log.warning("MEXC order %s: acknowledgement without orderId", request.client_order_id)

@@ -31,9 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
+
 from exchanges.models import BookTop, SymbolInfo, VenueId
 
 from strategies.delta_neutral.config import DeltaNeutralConfig
+from strategies.delta_neutral.context import ArbLegs, SingleLeg
 from strategies.delta_neutral.policy import (
     PERP,
     SPOT_VENUES,
@@ -170,3 +173,28 @@ def decide(
         return Decision("rebalance", f"forced rebalance: inventory below {config.min_inventory_fraction} of target "
                                      f"for {config.rebalance_patience_s:.0f} s", forced=True)
     return None
+
+
+def single_leg_after_settle(single_leg: SingleLeg | None, fixed_base: Decimal, arb: ArbLegs | None,
+                            arb_filled: tuple[Decimal, Decimal] | None, config: DeltaNeutralConfig,
+                            now_ms: int) -> tuple[SingleLeg | None, str | None]:
+    """The one-sided arb to fix after a batch settled, and a note for the operator (or None).
+
+    ``fixed_base``: signed base filled by this batch's single-leg orders (a buy adds);
+    ``arb``/``arb_filled``: the batch's arb legs and their (sold, bought) filled quantities.
+    With policy ``hedge`` a single leg is left to the per-fill perp hedge; ``complete``/``reverse``
+    track the imbalance until ``single_leg_timeout_s``."""
+    if single_leg is not None:
+        imbalance = single_leg.imbalance_base + fixed_base
+        single_leg = None if imbalance == 0 else msgspec.structs.replace(single_leg, imbalance_base=imbalance)
+    if arb is None or arb_filled is None:
+        return single_leg, None
+    sold, bought = arb_filled
+    if sold == bought:
+        return single_leg, None
+    note = f"single leg: sold {sold} bought {bought}; policy {config.single_leg_policy}"
+    if config.single_leg_policy != "hedge":
+        single_leg = SingleLeg(sell_venue=arb.sell_venue, buy_venue=arb.buy_venue, sell_price=arb.sell_price,
+                               buy_price=arb.buy_price, imbalance_base=bought - sold,
+                               deadline_ms=now_ms + int(config.single_leg_timeout_s * 1000))
+    return single_leg, note

@@ -7,8 +7,10 @@ FillRecords / FundingRecords on resume, so it needs no state of its own.
 Per venue it keeps a signed base position with an average cost (perp sizes in
 base via ``qty_base`` = contracts x multiplier). Realized PnL uses average cost;
 fees are valued in USDT from each fill's actual fee and fee asset (a base-asset
-fee is valued at the fill price and reduces the base position; quote fees count
-1:1; any other asset, e.g. GT or MX, is kept unconverted in ``fees_other``);
+fee leaves the spot position at its average cost and is valued at that same
+cost, so realized + unrealized - fees always equals the cash flows plus the
+coins held at their mark; quote fees count 1:1; any other asset, e.g. GT or MX,
+is kept unconverted in ``fees_other``);
 funding payments are booked as received (+) or paid (-); unrealized PnL marks
 each position to the venue mid. Fills are booked at their execution price,
 never at the order's limit price (7.2 #12).
@@ -68,11 +70,14 @@ class VenuePosition:
             self.qty_base, self.avg_price = new_q, price  # reversed: the rest opens at price
         return realized
 
-    def remove_at_cost(self, qty_base: Decimal) -> None:
-        """Reduce a long by a base-asset fee: the coins are gone, valued in fees, no realized PnL."""
+    def remove_at_cost(self, qty_base: Decimal) -> Decimal:
+        """Reduce a long by a base-asset fee: the coins are gone at their average cost, no
+        realized PnL. Returns that cost (USDT), which is what the fee is worth to the ledger."""
+        cost = qty_base * self.avg_price
         self.qty_base -= qty_base
         if self.qty_base == 0:
             self.avg_price = ZERO
+        return cost
 
 
 def fmt_usdt(value: Decimal) -> str:
@@ -83,7 +88,8 @@ def fmt_usdt(value: Decimal) -> str:
 
 
 def fee_in_usdt(fee: Decimal, fee_asset: str, price: Decimal, base: str, quote: str = "USDT") -> Decimal | None:
-    """USDT value of a fee: quote 1:1, base at the fill ``price``; None for any other asset."""
+    """USDT value of a fee at ``price``: quote 1:1, base at ``price``; None for any other asset.
+    (The ledger values a base fee at the position's average cost: :meth:`Ledger.book`.)"""
     asset = (fee_asset or quote).upper()
     if asset == quote.upper():
         return fee
@@ -111,25 +117,33 @@ class Ledger:
 
     def apply_fill(self, fill: FillLike) -> bool:
         """Book one of OUR fills; returns False if its (venue, trade_id) was already booked."""
+        return self.book(fill) is not None
+
+    def book(self, fill: FillLike) -> Decimal | None:
+        """Book one of OUR fills; returns the USDT value given to its fee (0 for a fee in another
+        asset, kept in ``fees_other``), or None when its (venue, trade_id) was already booked.
+
+        A base-coin fee on spot leaves the position at average cost and is valued at that cost."""
         venue = VenueId(fill.venue)
         key = (venue.value, str(fill.trade_id))
         if key in self.trade_ids:
-            return False
+            return None
         self.trade_ids.add(key)
         side = Side(fill.side)
         pos = self.position(venue)
         pos.trade(fill.qty_base * side.sign, fill.price)
-        fee_usdt = fee_in_usdt(fill.fee, fill.fee_asset, fill.price, self.base, self.quote)
-        if fee_usdt is None:
-            asset = fill.fee_asset.upper()
+        asset = (fill.fee_asset or self.quote).upper()
+        fee_usdt = ZERO
+        if fill.fee and asset == self.base.upper() and venue != VenueId.GATE_PERP:
+            fee_usdt = pos.remove_at_cost(fill.fee)
+        elif asset == self.quote.upper():
+            fee_usdt = fill.fee
+        elif fill.fee:
             self.fees_other[asset] = self.fees_other.get(asset, ZERO) + fill.fee
-        else:
-            self.fees_usdt += fee_usdt
-        if fill.fee and (fill.fee_asset or "").upper() == self.base.upper() and venue != VenueId.GATE_PERP:
-            pos.remove_at_cost(fill.fee)
+        self.fees_usdt += fee_usdt
         self.trades += 1
         self.volume_usdt += fill.qty_base * fill.price
-        return True
+        return fee_usdt
 
     def apply_funding(self, amount_usdt: Decimal) -> None:
         """Book a funding settlement (+ received, - paid)."""

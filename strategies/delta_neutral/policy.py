@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
-import msgspec
-
 from exchanges.models import BookTop, Side, SymbolInfo, VenueId
+from strategies.execution.market import book_after_taking, book_is_fresh
 
 from strategies.delta_neutral.config import DeltaNeutralConfig
+
+#: re-exported from the market view (strategies and tests read them here)
+MARKET_FUNCTIONS = (book_after_taking, book_is_fresh)
 
 ZERO = Decimal(0)
 BPS = Decimal(10000)
@@ -355,24 +357,6 @@ def exit_reason(
         if abs(perp_mid - spot_mid) / spot_mid * BPS > config.exit_basis_bps:
             return "basis"
     return None
-
-
-def book_after_taking(book: BookTop, bid_taken: Decimal, ask_taken: Decimal) -> BookTop:
-    """``book`` with our own IOC takes subtracted from its top level (venue units, never below
-    zero): what is really left at the bid/ask until the venue shows a newer book. Without it a
-    venue whose stream lags our fill (MEXC pushes once per 10-100 ms) still shows liquidity we
-    consumed, and a second arb sent into it fills on one leg only."""
-    if bid_taken <= 0 and ask_taken <= 0:
-        return book
-    return msgspec.structs.replace(book, bid_qty=max(ZERO, book.bid_qty - bid_taken),
-                                   ask_qty=max(ZERO, book.ask_qty - ask_taken))
-
-
-def book_is_fresh(book: BookTop | None, now_ms: int, max_book_age_ms: int) -> bool:
-    """True when ``book`` exists, is not flagged stale, has both sides and is younger
-    than ``max_book_age_ms`` (DESIGN invariant 6)."""
-    return (book is not None and not book.stale and book.bid > 0 and book.ask > 0
-            and book.age_ms(now_ms) <= max_book_age_ms)
 
 
 # ---- single leg and unwind ------------------------------------------------------

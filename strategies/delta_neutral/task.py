@@ -1,98 +1,77 @@
 """The 3-venue delta-neutral task: state handlers (DESIGN.md section 5).
 
-Inventory on Gate spot and MEXC spot, hedged by a short Gate USDT perpetual.
-Handlers gather inputs (books, ledger, balances), call the pure functions of
-:mod:`strategies.delta_neutral.policy`, journal intents and perform I/O through
-:class:`~strategies.delta_neutral.execution.OrderFlow`.
+Inventory on Gate spot and MEXC spot, hedged by a short Gate USDT perpetual. The handlers gather
+inputs and call pure functions (:mod:`~strategies.delta_neutral.policy`,
+:mod:`~strategies.delta_neutral.decide`); everything else is a composed part: ``orders``
+(:class:`~strategies.execution.orders.OrderManager`: intents, fenced sends, resolve-by-query,
+cancels, fills, in-flight accounting), ``market`` (:class:`~strategies.execution.market.MarketView`),
+``reconciler`` (:class:`~strategies.execution.reconcile.Reconciler`), ``funding_book``,
+``connections``, ``inputs`` (:class:`~strategies.delta_neutral.inputs.DecisionInputs`),
+``executor`` (:class:`~strategies.delta_neutral.executor.TradeExecutor`) and the ``ledger``.
 
-Hot path: a venue book event sets ``wake``; MONITORING runs the pure
-:func:`~strategies.delta_neutral.decide.decide` and signals ANALYZING only when
-it returns a decision (or every ``reanalyze_s``); ANALYZING acts on the same
-decision (arb legs: intents committed with the ``trade`` transition) and only
-returns to MONITORING when nothing is left to do; MANAGING_ORDERS sends the
-legs concurrently as IOC limits at the quoted prices.
+Hot path: a book event sets ``wake``; MONITORING runs the pure decision and signals ANALYZING only
+when it returns one; ANALYZING acts on it (arb legs committed with the ``trade`` transition);
+MANAGING_ORDERS sends the legs concurrently as IOC limits.
 
-SYNCING gives up after ``sync_timeout_s`` (no network, venue down): the task
-ends ``halted`` with a reason naming the venue and the error. COMPLETING that
-cannot reach a venue ends the same way: at once when nothing of ours is
-unresolved, else after ``sync_timeout_s`` (E2E_BUGS #2).
+Halts never hang: stale books past ``stale_halt_s``, an unreachable venue, a broken ledger or order
+lifecycle set ``halt_reason`` (the first one wins, kept across resumes); WAITING_ORDERS and
+COMPLETING give up after bounded budgets, leaving what is unresolved to the next resume.
 
-Resume: after a restart the first step of any state (except IDLE) reconnects
-and reconciles: unresolved intents are settled by ``get_order`` (never
-re-sent), missing fills fetched, open orders carrying our prefix found, and
-venue balances/positions checked against the ledger; a venue holding less than
-the task owns halts the task with a readable reason.
+Resume: the first step of any state (except IDLE) reconnects and reconciles: unresolved intents
+are settled by query (never re-sent), missing fills fetched, unjournaled orders with our prefix
+cancelled, venue balances and positions checked against the ledger.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from exchanges import clock
-from exchanges.models import Side, SymbolInfo, VenueId
-from state.records import IntentStatus
-from strategies.base import BaseContext, Finish, Next, StrategyTask
+from exchanges.models import (
+    BalanceEvent,
+    BookEvent,
+    FillEvent,
+    OrderEvent,
+    PositionEvent,
+    Side,
+    SymbolInfo,
+    VenueEvent,
+    VenueId,
+)
+from exchanges.venue import VenueError
+from state.records import FillRecord, OrderIntent
+from strategies.base import Finish, Next, StrategyTask
+from strategies.execution.connection import VenueConnections
+from strategies.execution.fence import CLOCK_SKEW_MARGIN_MS, SEND_WINDOW_MS
+from strategies.execution.market import MarketView
+from strategies.execution.orders import OrderManager
+from strategies.execution.reconcile import Reconciler, anomaly_reason
 
 from strategies.delta_neutral import decide, policy
 from strategies.delta_neutral.config import DeltaNeutralConfig
-from strategies.delta_neutral.execution import OrderFlow
-from strategies.delta_neutral.inputs import MarketInputs
-from strategies.delta_neutral.sync import VenueSync
+from strategies.delta_neutral.context import ArbLegs, DeltaNeutralContext
+from strategies.delta_neutral.executor import TradeExecutor
+from strategies.delta_neutral.funding import FundingBook
+from strategies.delta_neutral.inputs import DecisionInputs
 from strategies.delta_neutral.ledger import Ledger
 from strategies.delta_neutral.policy import PERP, SPOT_VENUES
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+ALL_VENUES = (VenueId.GATE_SPOT, VenueId.MEXC_SPOT, VenueId.GATE_PERP)
 DECIDE_EVERY_MS = 250  # MONITORING re-decides at least this often without a book event (cooldowns, deadlines)
 MAX_UNWIND_ROUNDS = 10
+#: COMPLETING gives up (ends halted, leaving what is unresolved to the next resume) after
+#: max(order_timeout_s, this) seconds
+COMPLETING_MIN_S = 10.0
+#: WAITING_ORDERS gives up on unsettled orders this long after order_timeout_s plus the time an
+#: unknown outcome needs before "no such order" proves it was never placed
+WAITING_SLACK_S = 5.0
 
 
-class ArbLegs(msgspec.Struct, kw_only=True):
-    sell_cid: str
-    buy_cid: str
-    sell_venue: VenueId
-    buy_venue: VenueId
-    sell_price: Decimal
-    buy_price: Decimal
-
-
-class SingleLeg(msgspec.Struct, kw_only=True):
-    """A one-sided arb being fixed: ``imbalance_base`` = bought - sold so far."""
-
-    sell_venue: VenueId
-    buy_venue: VenueId
-    sell_price: Decimal
-    buy_price: Decimal
-    imbalance_base: Decimal
-    deadline_ms: int
-
-
-class DeltaNeutralContext(BaseContext, kw_only=True):
-    """Checkpointed strategy state (JSON in the tasks row)."""
-
-    started_ms: int = 0
-    building: bool = True
-    last_rebalance_ms: int = 0
-    batch: list[str] = []
-    arb: ArbLegs | None = None
-    single_leg: SingleLeg | None = None
-    hedge_rounds: int = 0
-    unwind_rounds: int = 0
-    unknown_streak: int = 0
-    funding_since_ms: int = 0
-    stale_since_ms: int = 0
-    low_since_ms: int = 0
-    rebalance_forced: bool = False
-    swept: bool = False
-    summary: str = ""
-
-
-class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
+class DeltaNeutralTask(StrategyTask):
     """``strategy_name = "delta_neutral"``; config :class:`DeltaNeutralConfig`."""
 
     strategy_name = "delta_neutral"
@@ -104,67 +83,145 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.symbol = self.config.symbol_obj
+        cfg = self.config
+        self.symbol = cfg.symbol_obj
         self.ledger = Ledger(base=self.symbol.base, quote=self.symbol.quote)
-        self.infos: dict[VenueId, SymbolInfo] = {}
-        self._events: deque = deque()
-        self._sendable: set[str] = set()
-        self._in_flight: set[str] = set()
-        self._booked_qty: dict[str, Decimal] = {}
-        self._balances: dict[VenueId, dict[str, Decimal]] = {}
-        self._quote_free: dict[VenueId, Decimal] = {}
-        self._position_contracts = ZERO
-        self._funding_rate: Decimal | None = None
-        self._last_funding_poll_ms = 0
+        self.connections = VenueConnections(self.venues, self.symbol, ALL_VENUES, cfg.sync_timeout_s)
+        self.market = MarketView(self.venues, self.symbol, ALL_VENUES, cfg.max_book_age_ms)
+        self.reconciler = Reconciler(self.venues, self.symbol, SPOT_VENUES, PERP)
+        self.orders = OrderManager(journal=self.journal, venues=self.venues, symbol=self.symbol, fence=self.fence,
+                                   order_timeout_s=cfg.order_timeout_s, on_fill=self._book_fill,
+                                   report_error=self.set_error, refuse_send=self._refuse_stale_send,
+                                   on_sending=self._note_taken)
+        self.funding_book = FundingBook(self.reconciler, self.journal, PERP, self._apply_funding, self.set_error)
+        self.inputs = DecisionInputs(config=cfg, context=self.context, market=self.market, ledger=self.ledger,
+                                     reconciler=self.reconciler, infos=self.connections.infos,
+                                     funding=self.funding_book)
+        self.executor = TradeExecutor(orders=self.orders, market=self.market, ledger=self.ledger, inputs=self.inputs,
+                                      infos=self.connections.infos, config=cfg, context=self.context,
+                                      checkpoint=self.checkpoint, halt=self._halt)
         self._book_events = 0
         self._seen_book_events = 0
-        self._connected = False
         self._reconciled = False
         self._reconcile_queried = False
-        self._listening = False
-        self._ready_venues: set[VenueId] = set()
-        self._connect_error = ""
-        self._next_connect_ms = 0
-        self._loaded_ms = clock.now_ms()  # SYNCING's time budget counts from max(entering it, this)
         self._unreachable = False
+        self._loaded_ms = clock.now_ms()  # SYNCING's time budget counts from max(entering it, this)
         self._next_decide_ms = 0
         #: MONITORING's decision handed to ANALYZING: (decision, book event count, ms)
         self._signal_decision: tuple[decide.Decision, int, int] | None = None
-        #: venue -> (book version: update id, else time; bid qty taken, ask qty taken) by our orders
-        self._taken: dict[VenueId, tuple[int, Decimal, Decimal]] = {}
+
+    @property
+    def infos(self) -> dict[VenueId, SymbolInfo]:
+        """Symbol rules per venue (loaded when connecting)."""
+        return self.connections.infos
 
     # ---- lifecycle hooks --------------------------------------------------------
 
     async def load(self) -> None:
         await super().load()
-        self.ledger = Ledger.rebuild(self.symbol.base, self.fills, [f.amount_usdt for f in self.funding],
-                                     self.symbol.quote)
-        self._rebuild_booked()
-        for cid, intent in self.intents.items():  # final, but fills not all booked yet: still work to do
-            if intent.status.is_final and self.booked_qty(cid) < intent.filled_qty:
-                self.open_intent_ids[cid] = None
+        for fill in self.fills:  # booking order: the rebuilt ledger equals the live one
+            self.ledger.book(fill)
+        for rec in self.funding:
+            self.ledger.apply_funding(rec.amount_usdt)
+        self.orders.rebuild_booked()
 
     async def on_start(self, resumed: bool) -> None:
-        self._listen()
+        self.connections.listen(self._on_event)
 
     async def on_shutdown(self) -> None:
-        for v in self.venues.values():
-            v.remove_listener(self._on_event)
-        self._listening = False
+        self.connections.unlisten_all()
 
-    def _listen(self) -> None:
-        if not self._listening:
-            for v in self.venues.values():
-                v.add_listener(self._on_event)
-            self._listening = True
+    def stop_budget_s(self) -> float:
+        """Seconds a stop may take: settling in WAITING_ORDERS, then COMPLETING, each bounded."""
+        return self._waiting_budget_s() + self._completing_budget_s() + 10.0
+
+    def _completing_budget_s(self) -> float:
+        return max(self.config.order_timeout_s, COMPLETING_MIN_S)
+
+    def _waiting_budget_s(self) -> float:
+        return self.config.order_timeout_s + (SEND_WINDOW_MS + CLOCK_SKEW_MARGIN_MS) / 1000 + WAITING_SLACK_S
+
+    def _time_here_s(self) -> float:
+        """Seconds in the current state in THIS process (a resume gets a fresh budget)."""
+        return max(0.0, (clock.now_ms() - max(self.state_entered_ms, self._loaded_ms)) / 1000.0)
+
+    # ---- venue events and the parts' callbacks (loop thread; never raise, never await) ---------
+
+    def _on_event(self, event: VenueEvent) -> None:
+        try:
+            if isinstance(event, BookEvent):
+                self._book_events += 1
+            elif isinstance(event, (FillEvent, OrderEvent)):
+                self.orders.on_event(event)
+            elif isinstance(event, (BalanceEvent, PositionEvent)):
+                self.reconciler.on_event(event)
+        except Exception:  # a malformed event must not break the venue loop
+            log.exception("task %s: bad venue event %r", self.task_id, event)
+        self.wake.set()
+
+    def _book_fill(self, rec: FillRecord) -> Decimal:
+        fee_usdt = self.ledger.book(rec)
+        return fee_usdt if fee_usdt is not None else ZERO
+
+    def _apply_funding(self, amount_usdt: Decimal) -> None:
+        self.ledger.apply_funding(amount_usdt)
+
+    def _refuse_stale_send(self, intent: OrderIntent) -> str | None:
+        return None if self.market.fresh(intent.venue) else "stale book: refused to send"
+
+    def _note_taken(self, intent: OrderIntent) -> None:
+        self.market.note_taken(intent.venue, intent.side, intent.qty)
+
+    # ---- connection and reconciliation ------------------------------------------------
 
     async def _prepare(self) -> bool:
         """Connected and reconciled (once per process); False = stay and retry."""
-        if not await self._ensure_connected():
+        if self.orders.anomalies and not self.context.halt_reason:
+            self.context.halt_reason = anomaly_reason(self.orders.anomalies) or ""
+        if not await self.connections.connect():
+            text = f"cannot reach {self.connections.error}"
+            if self.last_error != text:
+                self.set_error(text)
             return False
         if not self._reconciled:
             return await self._reconcile()
         return True
+
+    def _halt(self, reason: str) -> None:
+        """Record a halt reason; the first one wins (and is kept across resumes)."""
+        if not self.context.halt_reason:
+            self.context.halt_reason = reason
+
+    async def _reconcile(self) -> bool:
+        """Settle every unresolved intent with the venues, cancel open orders carrying our prefix
+        that were never journaled, poll funding, then check venue holdings against the ledger."""
+        settled = await self.orders.settle_pass(cancel_all=False, query_all=not self._reconcile_queried)
+        self._reconcile_queried = True
+        if not settled:
+            return False
+        try:
+            snap = await self.reconciler.snapshot(list(ALL_VENUES))
+            await self.orders.cancel_unjournaled(snap.open_orders)
+        except VenueError as exc:
+            self.set_error(f"reconcile: {type(exc).__name__}: {exc}")
+            return False
+        await self._poll_funding(force=True)
+        for reason in self.reconciler.holding_reasons(snap, self.ledger.spot_inventory(),
+                                                      self.ledger.inventory_base(PERP), self.infos):
+            self._halt(reason)
+        anomaly = anomaly_reason(self.orders.anomalies)
+        if anomaly:
+            self._halt(anomaly)
+        self._reconciled = True
+        return True
+
+    async def _poll_funding(self, force: bool = False) -> None:
+        if not force and not self.funding_book.due():
+            return
+        ctx = self.context
+        since = await self.funding_book.poll(ctx.funding_since_ms or ctx.started_ms or clock.now_ms())
+        if since is not None:
+            ctx.funding_since_ms = max(ctx.funding_since_ms, since)
 
     # ---- state handlers -------------------------------------------------------------
 
@@ -187,29 +244,31 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
         if not await self._prepare():
             if not timed_out:
                 return None
-            if self._connect_error:
+            if self.connections.error:
                 self._unreachable = True
-                ctx.halt_reason = f"cannot reach {self._connect_error}"
+                self._halt(f"cannot reach {self.connections.error}")
             else:
-                ctx.halt_reason = (f"could not reconcile with the venues within {self.config.sync_timeout_s:g} s"
-                                   f"{': ' + self.last_error if self.last_error else ''}")
+                self._halt(f"could not reconcile with the venues within {self.config.sync_timeout_s:g} s"
+                           f"{': ' + self.last_error if self.last_error else ''}")
             return self.go("exit", f"halt: {ctx.halt_reason}")
-        if self.context.halt_reason:
-            return self.go("exit", f"halt: {self.context.halt_reason}")
-        if self.context.started_ms == 0:
-            self.context.started_ms = clock.now_ms()
-        if self._all_fresh():
+        if ctx.halt_reason:
+            return self.go("exit", f"halt: {ctx.halt_reason}")
+        if ctx.started_ms == 0:
+            ctx.started_ms = clock.now_ms()
+        if self.market.all_fresh():
             self._seen_book_events = self._book_events
+            self.market.reset_staleness()
             return self.go("synced", "venues reconciled, books fresh")
-        if syncing_ms > self.config.stale_halt_s * 1000:
-            self.context.halt_reason = f"no fresh books within {self.config.stale_halt_s:.0f} s of syncing"
-            return self.go("exit", f"halt: {self.context.halt_reason}")
+        if timed_out:
+            missing = [v.value for v in ALL_VENUES if not self.market.fresh(v)]
+            self._halt(f"no fresh books from {', '.join(missing)} within {self.config.sync_timeout_s:g} s of syncing")
+            return self.go("exit", f"halt: {ctx.halt_reason}")
         return None
 
     async def on_analyzing(self) -> Next | None:
         if not await self._prepare():
             return None
-        booked = self._drain_events()
+        booked = self.orders.drain()
         signal, self._signal_decision = self._signal_decision, None
         ctx = self.context
         self._seen_book_events = self._book_events
@@ -219,33 +278,33 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
         # MONITORING checked the exits and decided on these very inputs an instant ago: act on it
         # (the reaction path); after any event in between, check and decide afresh
         fresh_signal = signal is not None and not booked and signal[1] == self._book_events and now - signal[2] <= 5
-        reason = None if fresh_signal else self._exit_reason()
+        reason = None if fresh_signal else self.inputs.exit_reason()
         if reason:
             ctx.exit_reason = reason
             return self.go("exit", reason)
-        if not self._all_fresh():
+        if not self.market.all_fresh(now):
             return self.go("idle", "books stale or missing: not trading")
-        d = signal[0] if fresh_signal else self._decision(now)
+        d = signal[0] if signal is not None and fresh_signal else self.inputs.decision(now)
         while d is not None and d.action in ("build_done", "single_leg_expired"):
             if d.action == "build_done":
                 ctx.building = False
-            else:
+            elif ctx.single_leg is not None:
                 sl, ctx.single_leg = ctx.single_leg, None
                 self.set_error(f"single leg: {sl.imbalance_base} {self.symbol.base} left hedged on the perp "
                                f"after {self.config.single_leg_timeout_s:.0f} s")
-            d = self._decision(now)
+            d = self.inputs.decision(now)
         if d is None:
             return self.go("idle", "nothing to do")
         if d.action == "rebalance":
             ctx.rebalance_forced = d.forced
             return self.go("rebalance", d.reason)
-        if d.action == "single_leg":
-            ctx.batch = [self._plan_intent(d.order).client_order_id]
+        if d.action == "single_leg" and d.order is not None:
+            ctx.batch = [self.executor.plan(d.order).client_order_id]
             return self.go("trade", d.reason)
         arb = d.arb
-        sell = self._plan_intent(policy.PlannedOrder(arb.sell_venue, Side.SELL, arb.qty_base, arb.sell_price,
-                                                     "arb_sell"))
-        buy = self._plan_intent(policy.PlannedOrder(arb.buy_venue, Side.BUY, arb.qty_base, arb.buy_price, "arb_buy"))
+        assert arb is not None
+        sell = self.executor.plan(policy.PlannedOrder(arb.sell_venue, Side.SELL, arb.qty_base, arb.sell_price, "arb_sell"))
+        buy = self.executor.plan(policy.PlannedOrder(arb.buy_venue, Side.BUY, arb.qty_base, arb.buy_price, "arb_buy"))
         ctx.batch = [sell.client_order_id, buy.client_order_id]
         ctx.arb = ArbLegs(sell_cid=sell.client_order_id, buy_cid=buy.client_order_id, sell_venue=arb.sell_venue,
                           buy_venue=arb.buy_venue, sell_price=arb.sell_price, buy_price=arb.buy_price)
@@ -256,11 +315,11 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
             return None
         ctx = self.context
         ctx.last_rebalance_ms = clock.now_ms()
-        plan = [o for o in self._rebalance_plan(ctx.building, ctx.rebalance_forced) if self._book_fresh(o.venue)]
+        plan = [o for o in self.inputs.rebalance_plan(ctx.building, ctx.rebalance_forced) if self.market.fresh(o.venue)]
         ctx.rebalance_forced = False
         if not plan:
             return self.go("nothing_to_do", "no valid rebalance order")
-        ctx.batch = [self._plan_intent(o).client_order_id for o in plan]
+        ctx.batch = [self.executor.plan(o).client_order_id for o in plan]
         return self.go("orders_planned", "; ".join(f"{o.leg} {o.side.value} {o.qty} {o.venue.value}" for o in plan))
 
     async def on_managing_orders(self) -> Next | None:
@@ -270,81 +329,79 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
         batch = [self.intents[c] for c in ctx.batch if c in self.intents]
         if ctx.halt_reason:
             for i in batch:
-                if i.client_order_id in self._sendable:
-                    self._sendable.discard(i.client_order_id)
-                    self._mark(i, IntentStatus.NOT_SENT, "task halting: not sent")
+                self.orders.withdraw(i, "task halting: not sent")
         else:
-            await self._send_all(batch)
+            await self.executor.send(batch)
         ctx.hedge_rounds = 0
         return self.go("orders_sent", ", ".join(f"{i.leg}:{i.status.value}" for i in batch) or "nothing to send")
 
     async def on_waiting_orders(self) -> Next | None:
         if not await self._prepare():
-            return None
+            return self._give_up_waiting()
         ctx = self.context
-        settled = await self._settle_pass(cancel_all=bool(ctx.halt_reason or ctx.stop_requested))
-        if await self._hedge_if_needed():
-            settled = await self._settle_pass(cancel_all=False)
+        settled = await self.orders.settle_pass(cancel_all=bool(ctx.halt_reason or ctx.stop_requested))
+        if await self.executor.hedge_if_needed():
+            settled = await self.orders.settle_pass(cancel_all=False)
         if not settled:
-            return None
+            return self._give_up_waiting()
         self._after_settle()
         ctx.batch = []
         return self.go("orders_settled", f"delta {self.ledger.net_delta_base()} {self.symbol.base}")
 
+    def _give_up_waiting(self) -> Next | None:
+        """Orders that cannot be settled within :meth:`_waiting_budget_s` (a venue unreachable or
+        not answering) halt the task: ANALYZING then completes it, leaving them to the next resume."""
+        if self._time_here_s() < self._waiting_budget_s():
+            return None
+        unresolved = len(self.unresolved_intents())
+        self._halt(f"could not settle {unresolved} order(s) within {self._waiting_budget_s():g} s"
+                   f"{': ' + self.last_error if self.last_error else ''}")
+        self.context.batch = []
+        self.context.arb = None
+        return self.go("orders_settled", f"halt: {self.context.halt_reason}")
+
     def _after_settle(self) -> None:
         """Single-leg bookkeeping once the batch is final."""
         ctx = self.context
-        for cid in ctx.batch:
-            i = self.intents.get(cid)
-            if i is not None and i.leg.startswith("single_leg") and ctx.single_leg is not None:
-                ctx.single_leg.imbalance_base += i.filled_qty * i.side.sign  # a buy adds, a sell removes
-        if ctx.single_leg is not None and ctx.single_leg.imbalance_base == 0:
-            ctx.single_leg = None
+        fixed = sum((i.filled_qty * i.side.sign for c in ctx.batch if (i := self.intents.get(c)) is not None
+                     and i.leg.startswith("single_leg")), ZERO)
         arb, ctx.arb = ctx.arb, None
-        if arb is None:
-            return
-        sold = self.intents[arb.sell_cid].filled_qty
-        bought = self.intents[arb.buy_cid].filled_qty
-        if sold != bought:
-            self.set_error(f"single leg: sold {sold} bought {bought}; policy {self.config.single_leg_policy}")
-            if self.config.single_leg_policy != "hedge":
-                ctx.single_leg = SingleLeg(sell_venue=arb.sell_venue, buy_venue=arb.buy_venue,
-                                           sell_price=arb.sell_price, buy_price=arb.buy_price,
-                                           imbalance_base=bought - sold,
-                                           deadline_ms=clock.now_ms() + int(self.config.single_leg_timeout_s * 1000))
+        legs = (self.intents[arb.sell_cid].filled_qty, self.intents[arb.buy_cid].filled_qty) if arb else None
+        ctx.single_leg, note = decide.single_leg_after_settle(ctx.single_leg, fixed, arb, legs, self.config,
+                                                              clock.now_ms())
+        if note:
+            self.set_error(note)
 
     async def on_monitoring(self) -> Next | None:
         if not await self._prepare():
             return None
         ctx = self.context
-        booked = self._drain_events()
+        booked = self.orders.drain()
         if ctx.halt_reason:
             return self.go("exit", f"halt: {ctx.halt_reason}")
         now = clock.now_ms()
-        if self._all_fresh():
-            ctx.stale_since_ms = 0
-        else:
-            ctx.stale_since_ms = ctx.stale_since_ms or now
-            if now - ctx.stale_since_ms > self.config.stale_halt_s * 1000:
-                ctx.halt_reason = f"books stale for more than {self.config.stale_halt_s:.0f} s"
-                return self.go("exit", f"halt: {ctx.halt_reason}")
-        reason = self._exit_reason()
+        stale = self.market.track_staleness(now)
+        ctx.stale_since_ms = now - stale[1] if stale else 0
+        if stale is not None and stale[1] > self.config.stale_halt_s * 1000:
+            self._halt(f"books stale on {stale[0].value} for {stale[1] / 1000:.0f} s")
+            return self.go("exit", f"halt: {ctx.halt_reason}")
+        reason = self.inputs.exit_reason()
         if reason:
             ctx.exit_reason = reason
             return self.go("exit", reason)
         new_books = self._book_events != self._seen_book_events
         self._seen_book_events = self._book_events
-        if (new_books or booked or now >= self._next_decide_ms) and not ctx.stale_since_ms:
+        if (new_books or booked or now >= self._next_decide_ms) and stale is None:
             self._next_decide_ms = now + DECIDE_EVERY_MS
-            d = self._decision(now)
+            d = self.inputs.decision(now)
             if d is not None:
                 # ANALYZING runs at once, on this decision unless an event came in between, and
                 # commits the legs' intents: this bare transition shares that transaction
                 # instead of costing a commit of its own (reaction path)
                 self._signal_decision = (d, self._book_events, now)
                 return self.go("signal", d.reason, write_behind=True)
+        await self._poll_funding()
         if self.time_in_state_s() >= self.config.reanalyze_s:
-            await self._poll_funding()
             return self.go("signal", "timer")
         return None
 
@@ -353,80 +410,85 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
         if self._unreachable:
             return self.go("completed", "halted: venues unreachable, nothing could be canceled or unwound")
         if not await self._prepare():
-            return self._give_up_unreachable()
+            return self._give_up_completing()
         if not ctx.swept:
-            if not await self._sweep_prefixed_orders():
-                return None
-            ctx.swept = True
-        if not await self._settle_pass(cancel_all=True):
-            return None
+            try:
+                await self.orders.sweep_prefixed(list(ALL_VENUES))
+                ctx.swept = True
+            except VenueError as exc:
+                self.set_error(f"completing sweep: {type(exc).__name__}: {exc}")
+                return self._give_up_completing()
+        if not await self.orders.settle_pass(cancel_all=True):
+            return self._give_up_completing()
+        await self._poll_funding()
         if ctx.halt_reason:
             return self.go("completed", "halted: orders canceled, positions left for the operator")
         flatten = ctx.flatten_requested or (self.config.flatten_on_exit and ctx.stop_reason != "user")
-        if ctx.unwind_rounds < MAX_UNWIND_ROUNDS and self.time_in_state_s() < self.config.stale_halt_s:
+        if ctx.unwind_rounds < MAX_UNWIND_ROUNDS and self._time_here_s() < self._completing_budget_s():
+            ctx.hedge_rounds = 0
             if flatten:
-                ctx.hedge_rounds = 0
-                wanted = policy.unwind_spot_orders(self._books(), self.infos, self._sell_inventory(),
+                wanted = policy.unwind_spot_orders(self.market.books(), self.infos, self.inputs.sell_inventory(),
                                                    self.config.hedge_slippage_bps)
                 if wanted:
-                    orders = [o for o in wanted if self._book_fresh(o.venue)]
+                    orders = [o for o in wanted if self.market.fresh(o.venue)]
                     if not orders:
                         return None  # books stale: wait for fresh ones (never trade on stale data)
-                    intents = [self._plan_intent(o) for o in orders]
+                    intents = [self.executor.plan(o) for o in orders]
                     ctx.unwind_rounds += 1
                     await self.checkpoint("unwind spot")  # intent before effect
-                    await self._send_all(intents)
+                    await self.executor.send(intents)
                     return None
-                if await self._hedge_if_needed(reduce_only=True):
+                if await self.executor.hedge_if_needed(reduce_only=True):
                     ctx.unwind_rounds += 1
                     return None
             else:
-                ctx.hedge_rounds = 0
                 tol = policy.delta_tolerance_base(self.config, self.infos[PERP])
-                if abs(self.ledger.net_delta_base()) > tol and await self._hedge_if_needed():
+                if abs(self.ledger.net_delta_base()) > tol and await self.executor.hedge_if_needed():
                     ctx.unwind_rounds += 1
                     return None
         return self.go("completed", f"flattened={flatten}; delta {self.ledger.net_delta_base()} {self.symbol.base}")
 
-    def _give_up_unreachable(self) -> Next | None:
-        """COMPLETING cannot reach a venue: with nothing of ours unresolved (every order
-        we ever sent has a final intent, so none of ours can be open) there is nothing
-        to cancel -- end at once; with unresolved intents wait up to ``sync_timeout_s``
-        for the venue. Either way the task ends ``halted`` with ``cannot reach <venue>: ...``
-        (a resume settles whatever was left). None = keep waiting."""
-        if not self._connect_error:
-            return None  # reachable but not reconciled yet: the normal retry path
-        waited_ms = clock.now_ms() - max(self.state_entered_ms, self._loaded_ms)
+    def _give_up_completing(self) -> Next | None:
+        """COMPLETING that cannot reach a venue or settle our orders: with nothing of ours
+        unresolved and a venue unreachable, end at once; else wait up to
+        max(order_timeout_s, COMPLETING_MIN_S). Either way the task ends ``halted`` (the first halt
+        reason, else the venue error) and a resume settles whatever was left. None = keep waiting."""
         unresolved = self.unresolved_intents()
-        if unresolved and waited_ms < self.config.sync_timeout_s * 1000:
+        if (unresolved or not self.connections.error) and self._time_here_s() < self._completing_budget_s():
             return None
-        self._unreachable = True
-        ctx = self.context
-        ctx.halt_reason = ctx.halt_reason or f"cannot reach {self._connect_error}"
+        if self.connections.error:
+            self._unreachable = True
+            self._halt(f"cannot reach {self.connections.error}")
+        else:
+            self._halt(f"could not settle our orders within {self._completing_budget_s():g} s"
+                       f"{': ' + self.last_error if self.last_error else ''}")
         left = f"{len(unresolved)} unresolved order intent(s) left for the resume" if unresolved else "nothing of ours open"
-        return self.go("completed", f"halted: {ctx.halt_reason}; {left}")
+        return self.go("completed", f"halted: {self.context.halt_reason}; {left}")
 
     async def on_finalizing(self) -> Finish | None:
         ctx = self.context
         if not self._unreachable and await self._prepare():
-            await self._settle_pass(cancel_all=False)
-        totals = self.ledger.totals(self._mids())
+            await self.orders.settle_pass(cancel_all=bool(ctx.halt_reason))
+            await self._poll_funding(force=True)  # a settlement paid near the end is in the summary
+        totals = self.ledger.totals(self.market.mids())
         ctx.summary = (f"net {Decimal(totals['net_pnl_usdt']):.4f} USDT (realized {Decimal(totals['realized_pnl_usdt']):.4f}, "
                        f"fees {Decimal(totals['fees_usdt']):.4f}, funding {Decimal(totals['funding_usdt']):.4f}), "
                        f"{totals['trades']} fills, delta {totals['net_delta_base']} {self.symbol.base}")
         reason = ctx.halt_reason or ctx.exit_reason or ctx.stop_reason or "done"
+        if ctx.halt_reason:
+            self.set_error(ctx.halt_reason)
         log.info("task %s finished: %s; %s", self.task_id, reason, ctx.summary)
         return self.finish(self.planned_end_status(), f"{reason}; {ctx.summary}")
 
     # ---- reporting ------------------------------------------------------------------
 
     def pnl(self) -> dict[str, str]:
-        return self.ledger.totals(self._mids())
+        return self.ledger.totals(self.market.mids())
 
     def live_view(self) -> dict[str, Any]:
         """Dashboard telemetry: spreads per venue pair (bps), inventory, perp position,
         delta, our open orders, book age per venue (ms), last error."""
-        books, now = self._books(), clock.now_ms()
+        books, now = self.market.books(), clock.now_ms()
         spreads = {}
         for a in SPOT_VENUES:
             for b in SPOT_VENUES:
@@ -446,4 +508,3 @@ class DeltaNeutralTask(MarketInputs, VenueSync, OrderFlow, StrategyTask):
             "building": self.context.building,
             "last_error": self.last_error,
         }
-

@@ -28,6 +28,8 @@ SECRET = "SECRETe2eZq9Xw7Kp4LmN2vB8"
 SECRET_VARS = ("GATE_API_KEY", "GATE_API_SECRET", "MEXC_API_KEY", "MEXC_API_SECRET")
 #: |net delta| tolerance of the NEIROETH scenario: one perp contract = 10 base (scenario README)
 DELTA_TOL_BASE = Decimal(10)
+#: sitecustomize that wraps the runner's venues in crash proxies when ARB_CRASH_AT is set
+CRASH_HOOK = Path(__file__).resolve().parent / "crashhook"
 FINAL_INTENT = {"filled", "canceled", "rejected", "not_sent"}
 
 
@@ -55,6 +57,8 @@ def base_env(home: Path, secrets: bool = True, **extra: str) -> dict[str, str]:
         for name in SECRET_VARS:
             env[name] = SECRET
     env.update(extra)
+    if env.get("ARB_CRASH_AT"):  # the crash proxy is injected by the test shim, not by the product
+        env["PYTHONPATH"] = os.pathsep.join([str(CRASH_HOOK), env["PYTHONPATH"]])
     return env
 
 

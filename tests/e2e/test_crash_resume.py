@@ -3,7 +3,7 @@ with ``tasks resume``, and check the crash-safety invariants (DESIGN.md section 
 
 Kinds of kill, interleaved (22 kills in all):
 
-* ``C`` -- a deterministic crash point (``exchanges/crashpoints.py``): ``before_send:N`` (intent committed,
+* ``C`` -- a deterministic crash point (``tests/e2e/crashpoints.py``, injected by ``tests/e2e/crashhook``): ``before_send:N`` (intent committed,
   request not sent) or ``after_send:N`` (request sent, response received, caller never sees it);
 * ``T`` -- the test SIGKILLs the runner at a random moment after it has reconciled and is hedged (the
   strategy builds inventory and trades all along, so the moment falls anywhere in a trading session);

@@ -1,4 +1,5 @@
-"""exchanges/crashpoints.py (the ARB_CRASH_AT test hook) and the e2e ledger checker itself."""
+"""tests/e2e/crashpoints.py (the ARB_CRASH_AT crash proxy, injected by tests/e2e/crashhook) and the e2e
+ledger checker itself."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from exchanges import crashpoints, factory
-from exchanges.crashpoints import CrashingVenue, CrashPlan, CrashSpecError, plan_from_env, wrap_venues
-from exchanges.models import Symbol
-from tests.e2e.harness import PROJECT_ROOT, ledger_problems, sequence_problems
+from tests.e2e import crashpoints
+from tests.e2e.crashpoints import CrashingVenue, CrashPlan, CrashSpecError, plan_from_env, wrap_venues
+from tests.e2e.harness import PROJECT_ROOT, base_env, ledger_problems, sequence_problems
 
 
 @pytest.mark.parametrize("spec", ["before_send", "before_send:0", "after_send:-1", "after_send:x", "random:2",
@@ -55,16 +55,27 @@ def test_proxy_delegates() -> None:
     assert proxy.venue_id == "v" and proxy.book_top("S") == ("top", "S")
 
 
-def test_factory_refuses_malformed_spec_before_building(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("ARB_CRASH_AT", "before_send:zero")
-    with pytest.raises(factory.FactoryError, match="ARB_CRASH_AT"):
-        factory.build_venues("sim", Symbol.parse("NEIROETH"), tmp_path)
-    assert not (tmp_path / "sim").exists()  # refused before a simulator was started
+def test_malformed_spec_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """The crash shim refuses a malformed ARB_CRASH_AT with one line and exit 2, before a simulator
+    or database exists (and the product itself never reads the variable)."""
+    home = tmp_path / "home"
+    env = base_env(home, ARB_CRASH_AT="before_send:zero")
+    res = subprocess.run([sys.executable, str(PROJECT_ROOT / "run.py"), "start", "--symbol", "NEIROETH",
+                          "--no-dashboard", "--db", str(tmp_path / "x.sqlite")], capture_output=True, text=True,
+                         env=env, timeout=60, cwd=str(PROJECT_ROOT), check=False)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and "ARB_CRASH_AT" in res.stderr
+    assert not (home / "sim").exists() and not (tmp_path / "x.sqlite").exists()
+
+
+def test_product_has_no_crash_hook() -> None:
+    for path in (PROJECT_ROOT / "exchanges").rglob("*.py"):
+        assert "ARB_CRASH" not in path.read_text(), path
 
 
 _CHILD = textwrap.dedent("""
     import asyncio, sys
-    from exchanges.crashpoints import CrashingVenue, plan_from_env
+    from tests.e2e.crashpoints import CrashingVenue, plan_from_env
     from exchanges.models import VenueId, MarketType
 
     class Inner:

@@ -15,6 +15,7 @@ from exchanges.models import Side, VenueId
 from state.records import OrderIntent, State, TaskRecord, TransitionRecord
 from state.store import LeaseLost, Store
 from strategies.base import StrategyTask
+from tests.leases import steal_lease
 
 N = 12
 
@@ -56,11 +57,11 @@ async def test_lone_commit_goes_at_once_as_a_group_of_one(store):
 
 
 class BusyThread:
-    """Holds the store's lock as if aiosqlite's thread were running a job: groups go to the thread
+    """Holds the store worker's lock as if its thread were running a job: groups go to the thread
     (and wait there) instead of committing inline on the loop thread."""
 
     def __init__(self, store: Store) -> None:
-        self.lock = store._db_lock
+        self.lock = store._worker.lock
 
     def __enter__(self) -> "BusyThread":
         self.lock.acquire()
@@ -97,7 +98,7 @@ async def test_steps_queued_while_a_group_is_on_the_thread_go_as_the_next_group(
 
 
 async def test_fenced_out_task_in_a_group_fails_alone(store):
-    assert await store.acquire_lease(tid(5), "thief", 1, "other", ttl_s=30, force=True)
+    assert await steal_lease(store, tid(5), "thief", 1, "other")
     results = await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), 1)]) for i in range(N)),
                                    return_exceptions=True)
     assert store.commit_stats["max_group"] == N  # tid(5) was inside the group
@@ -247,7 +248,7 @@ async def test_write_behind_step_alone_commits_on_the_next_loop_iteration(tmp_pa
 
 
 async def test_write_behind_step_of_a_fenced_task_fails_in_its_future(store):
-    assert await store.acquire_lease(tid(2), "thief", 1, "other", ttl_s=30, force=True)
+    assert await steal_lease(store, tid(2), "thief", 1, "other")
     fut = write_behind(store, tid(2))
     with pytest.raises(LeaseLost):
         await fut
@@ -282,7 +283,7 @@ async def test_task_write_behind_transition_and_trade_commit_as_one_group(store)
 
 async def test_task_write_behind_failure_is_raised_by_the_next_step(store):
     t = await monitoring_task(store, 4)
-    assert await store.acquire_lease(tid(4), "thief", 1, "other", ttl_s=30, force=True)
+    assert await steal_lease(store, tid(4), "thief", 1, "other")
     assert await t.step()  # queued; the fence fails on the SQLite thread
     await store._committer.drain()
     with pytest.raises(LeaseLost):
@@ -291,7 +292,7 @@ async def test_task_write_behind_failure_is_raised_by_the_next_step(store):
 
 
 async def test_inline_commits_and_thread_jobs_never_interleave(store):
-    """Commits inline on the loop thread while heartbeats, telemetry and reads run on aiosqlite's
+    """Commits inline on the loop thread while heartbeats, telemetry and reads run on the store worker's
     thread: every transaction stays whole (an interleaving would fail with "cannot start a
     transaction within a transaction" or lose rows)."""
     ids = [tid(i) for i in range(N)]
@@ -315,7 +316,7 @@ async def test_wal_checkpoint_runs_on_its_own_connection(store):
         await asyncio.gather(*(commit(store, tid(i), intents=[intent(tid(i), round_)]) for i in range(N)))
     wal_frames, copied = await store.checkpoint_wal()
     assert wal_frames > 0 and copied == wal_frames  # nothing else reading: everything copied
-    assert store._checkpoint_conn is not None and store._checkpoint_conn is not store._conn
+    assert store._checkpoint_worker is not None and store._checkpoint_worker is not store._worker
     assert (await store._fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 10000  # the commits' backstop
     assert await commit(store, tid(0), intents=[intent(tid(0), 99)]) == 6  # writers carry on
 

@@ -13,6 +13,7 @@ from exchanges.models import Side, VenueId
 from state.records import FillRecord, IntentStatus, State, TaskRecord, TaskStatus
 from state.store import LeaseLost, Store, StoreError, SCHEMA_VERSION
 from strategies.base import InvalidTransition, StrategyTask, declared_edges, mermaid
+from tests.leases import steal_lease
 
 
 class ScriptTask(StrategyTask):
@@ -87,7 +88,7 @@ async def test_steps_commit_transition_and_intent_atomically(tmp_path):
     # resume: a new instance continues the sequence and never reuses an id
     task2 = ScriptTask(rec, store, {}, "owner-1")
     await task2.load()
-    assert task2.next_client_order_id()[0] == "arbabcdef012345000002"
+    assert task2.journal.next_client_order_id()[0] == "arbabcdef012345000002"
     await store.close()
 
 
@@ -105,7 +106,7 @@ async def test_undeclared_edge_raises_and_nothing_committed(tmp_path):
 async def test_lease_fencing(tmp_path):
     store, task = await make(tmp_path)
     assert not await store.acquire_lease(task.task_id, "owner-2", 1, "h", ttl_s=5)
-    assert await store.acquire_lease(task.task_id, "owner-2", 1, "h", ttl_s=5, force=True)
+    assert await steal_lease(store, task.task_id, "owner-2", 1, "h")
     with pytest.raises(LeaseLost):
         await task.step()
     assert task.state is State.IDLE  # in-memory state rolled back

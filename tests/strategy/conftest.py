@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from exchanges.fake import FakeVenue
+from tests.fake_venue import FakeVenue
 from exchanges.models import BookTop, MarketType, Symbol, SymbolInfo, VenueId
 
 SYM = Symbol("NEIROETH", "USDT")
@@ -58,6 +58,8 @@ from state.store import Store  # noqa: E402
 from strategies.delta_neutral.config import DeltaNeutralConfig  # noqa: E402
 from strategies.delta_neutral.task import DeltaNeutralTask  # noqa: E402
 from strategies.base import declared_edges  # noqa: E402
+from tests.fences import HeldFence  # noqa: E402
+from tests.leases import steal_lease  # noqa: E402
 
 TASK_ID = "abcdef012345"
 PREFIX = f"arb{TASK_ID}"
@@ -96,9 +98,9 @@ class Harness:
             await self.store.create_task(TaskRecord(task_id=TASK_ID, strategy="delta_neutral",
                                                     symbol="NEIROETHUSDT",
                                                     config=msgspec.json.encode(self.config).decode()))
-        assert await self.store.acquire_lease(TASK_ID, "owner-1", os.getpid(), "h", ttl_s=30, force=True)
+        assert await steal_lease(self.store, TASK_ID, "owner-1", os.getpid(), "h")
         rec = await self.store.get_task(TASK_ID)
-        self.task = DeltaNeutralTask(rec, self.store, self.fakes, "owner-1")
+        self.task = DeltaNeutralTask(rec, self.store, self.fakes, "owner-1", fence=HeldFence())
         await self.task.load()
         await self.task.on_start(not create)
         return self.task

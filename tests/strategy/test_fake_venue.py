@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from exchanges.fake import FakeVenue
+from tests.fake_venue import FakeVenue
 from exchanges.models import FillEvent, OrderRequest, OrderStatus, OrderType, PositionEvent, Side, TimeInForce
 from exchanges.venue import NotFound, OrderRejected, OutcomeUnknown, Venue
 

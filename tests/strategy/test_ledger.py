@@ -37,7 +37,8 @@ def test_hand_computed_sequence():
     # duplicate trade id: ignored
     assert led.apply_fill(F(GS, "3", Side.SELL, "0.055", "999", "0.054945")) is False
 
-    fees = D("0.05") + D("1") * D("0.052") + D("0.054945") + D("0.0375") + D("0.012")
+    # the base fee is worth what left the position: 1 coin at the average cost 0.051
+    fees = D("0.05") + D("1") * D("0.051") + D("0.054945") + D("0.0375") + D("0.012")
     assert led.fees_usdt == fees
     assert led.fees_other == {"MX": D("0.01")}
     assert led.funding_usdt == D("0.20")

@@ -134,7 +134,7 @@ SCENARIOS = {
 
 
 async def test_every_declared_edge_is_taken_and_nothing_else(tmp_path, infos):
-    from exchanges.fake import FakeVenue
+    from tests.fake_venue import FakeVenue
 
     from .conftest import GP
 

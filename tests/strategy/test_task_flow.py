@@ -289,7 +289,7 @@ async def test_funding_is_booked(harness, fakes):
 
 async def test_tiny_prices_trade_exactly(tmp_path):
     """Prices below 0.0001 (e.g. 0.0000350) go through build-up, hedge and arb exactly."""
-    from exchanges.fake import FakeVenue
+    from tests.fake_venue import FakeVenue
 
     from .conftest import Harness, make_infos, test_config
 

@@ -8,11 +8,15 @@ import pytest
 from freezegun import freeze_time
 
 from state.records import IntentStatus, State, TaskStatus
+from strategies.execution.fence import CLOCK_SKEW_MARGIN_MS, SEND_WINDOW_MS
 
 from .conftest import GP, GS, MS, set_books
 from .helpers import assert_delta_within_tolerance, assert_ledger_matches_venues, assert_no_duplicate_sends, build
 
 T0 = "2026-01-01 00:00:00"
+#: a new owner declares an unsent intent never-placed only after its send deadline (plus the clock
+#: skew margin) has passed: a resume this much later settles every intent of the crashed process
+RESUME_WAIT_S = (SEND_WINDOW_MS + CLOCK_SKEW_MARGIN_MS) / 1000 + 1
 
 
 class Crash(BaseException):
@@ -62,13 +66,13 @@ async def test_restart_from_running_states(harness, fakes, state):
         assert stored.state.value == state
         await harness.crash_and_restart()
         assert harness.task.state.value == state
-        ft.tick(1)
+        ft.tick(RESUME_WAIT_S)
         set_books(fakes)
         await _finish_checks(harness, fakes)
 
 
 async def test_restart_in_managing_orders_before_send_never_sends(harness, fakes):
-    with freeze_time(T0):
+    with freeze_time(T0) as ft:
         set_books(fakes)
         task = await harness.open()
         await harness.run_until(lambda t: t.state is State.MANAGING_ORDERS)
@@ -78,10 +82,14 @@ async def test_restart_in_managing_orders_before_send_never_sends(harness, fakes
             await harness.step()
         task = await harness.crash_and_restart()
         assert task.state is State.MANAGING_ORDERS
+        gs_cid = [c for c in batch if task.intents[c].venue is GS][0]
+        await harness.step()  # reconcile before the send deadline: "no such order" proves nothing yet
+        assert task.intents[gs_cid].status is IntentStatus.NEW and task.state is State.MANAGING_ORDERS
+        ft.tick(RESUME_WAIT_S)
+        set_books(fakes)
         await harness.step()  # reconcile: both resolved by query, nothing re-sent
         for cid in batch:
             assert task.intents[cid].status.is_final
-        gs_cid = [c for c in batch if task.intents[c].venue is GS][0]
         assert task.intents[gs_cid].status is IntentStatus.NOT_SENT
         await _finish_checks(harness, fakes)
 
@@ -106,7 +114,7 @@ async def test_restart_after_accept_before_commit_books_the_fill(harness, fakes)
 
 
 async def test_restart_after_hedge_journaled_before_send(harness, fakes):
-    with freeze_time(T0):
+    with freeze_time(T0) as ft:
         set_books(fakes)
         task = await harness.open()
         await harness.run_until(lambda t: t.state is State.WAITING_ORDERS)
@@ -117,6 +125,8 @@ async def test_restart_after_hedge_journaled_before_send(harness, fakes):
         hedge = [i for i in stored if i.leg == "hedge"]
         assert hedge and hedge[0].status is IntentStatus.NEW  # journaled before the send
         task = await harness.crash_and_restart()
+        ft.tick(RESUME_WAIT_S)
+        set_books(fakes)
         await _finish_checks(harness, fakes)
         assert task.intents[hedge[0].client_order_id].status is IntentStatus.NOT_SENT
 

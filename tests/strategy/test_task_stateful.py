@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from exchanges.fake import FakeVenue
+from tests.fake_venue import FakeVenue
 from state.records import State
 from strategies.base import declared_edges
 from strategies.delta_neutral import policy
@@ -165,8 +165,8 @@ class DeltaNeutralMachine(RuleBasedStateMachine):
         venue = {(f.venue.value, f.trade_id) for fk in self.fakes.values() for f in fk.our_fills(PREFIX)}
         booked = {(f.venue.value, f.trade_id) for f in self.task.fills}
         assert booked <= venue  # never a fill the venue did not make
-        if not self.task._events:  # everything delivered has been drained: equal
-            if self.task._connected and not self.task.unresolved_intents():
+        if not self.task.orders.pending_events:  # everything delivered has been drained: equal
+            if self.task.connections.connected and not self.task.unresolved_intents():
                 assert booked == venue
 
     @invariant()

@@ -15,6 +15,7 @@ from taskmanager.manager import LeaseBusy, TaskManager
 from taskmanager.views import lease_state
 from tests.taskmanager.conftest import wait_until
 from tests.taskmanager.tm_strategy import FileVenue, TickerConfig, TickerTask
+from tests.leases import steal_lease
 
 FAST = dict(heartbeat_s=0.2, control_poll_s=0.05, telemetry_s=0.05, idle_wait_s=0.02)
 
@@ -105,7 +106,7 @@ async def test_lease_lost_stops_driving(store, tmp_path):
     runner = asyncio.create_task(manager.run())
     await wait_until(lambda: len(task.intents) >= 2)
     # another process forcibly takes the lease (as resume does for a crashed owner)
-    assert await store.acquire_lease(task.task_id, "thief", 1, "otherhost", ttl_s=5, force=True)
+    assert await steal_lease(store, task.task_id, "thief", 1, "otherhost")
     handles = await asyncio.wait_for(runner, timeout=5)
     assert handles[task.task_id].outcome == "lease_lost"
     rec = await store.get_task(task.task_id)
@@ -128,7 +129,7 @@ async def test_acquire_refuses_live_lease_and_takes_crashed(store, tmp_path):
     except LeaseBusy as exc:
         assert "lease live" in str(exc)
     # a dead pid on this host counts as expired at once (no waiting for the TTL)
-    assert await store.acquire_lease("0000000000e1", "dead", 2**22 + 12345, this_host(), ttl_s=5, force=True)
+    assert await steal_lease(store, "0000000000e1", "dead", 2**22 + 12345, this_host())
     rec = await store.get_task("0000000000e1")
     assert lease_state(rec, rec.heartbeat_ms) == "crashed"
     await manager.acquire(rec)

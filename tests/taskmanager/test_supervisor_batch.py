@@ -12,6 +12,7 @@ from state.records import State, TaskRecord, TaskStatus
 from taskmanager.manager import TaskManager
 from tests.taskmanager.conftest import wait_until
 from tests.taskmanager.test_manager import FAST, _add
+from tests.leases import steal_lease
 
 
 async def test_store_batch_calls(store):
@@ -19,7 +20,7 @@ async def test_store_batch_calls(store):
     for task_id in ids:
         await store.create_task(TaskRecord(task_id=task_id, strategy="tm_test", symbol="NEIROETHUSDT"))
         assert await store.acquire_lease(task_id, "me", os.getpid(), "h", ttl_s=5)
-    assert await store.acquire_lease(ids[2], "thief", 1, "other", ttl_s=5, force=True)
+    assert await steal_lease(store, ids[2], "thief", 1, "other")
     before = {t: (await store.get_task(t)).heartbeat_ms for t in ids}
     held = await store.heartbeat_many(ids + ["unknown00000"], "me")
     assert held == set(ids) - {ids[2]}
@@ -46,7 +47,7 @@ async def test_lost_lease_stops_only_that_task_at_once(store, tmp_path):
         manager.add(task, duration_s=None if task is tasks[1] else 1.5)
     runner = asyncio.create_task(manager.run())
     await wait_until(lambda: all(len(t.intents) >= 2 for t in tasks))
-    assert await store.acquire_lease(tasks[1].task_id, "thief", 1, "otherhost", ttl_s=5, force=True)
+    assert await steal_lease(store, tasks[1].task_id, "thief", 1, "otherhost")
     await wait_until(lambda: manager.handles[tasks[1].task_id].driver.done(), timeout_s=5)
     assert manager.handles[tasks[1].task_id].outcome == "lease_lost"
     assert not manager.handles[tasks[0].task_id].driver.done()  # the others keep running
@@ -88,7 +89,7 @@ async def test_batches_larger_than_one_statement_chunk(store):
     for task_id in ids:
         await store.create_task(TaskRecord(task_id=task_id, strategy="tm_test", symbol="NEIROETHUSDT"))
         assert await store.acquire_lease(task_id, "me", os.getpid(), "h", ttl_s=5)
-    assert await store.acquire_lease(ids[255], "thief", 1, "other", ttl_s=5, force=True)
+    assert await steal_lease(store, ids[255], "thief", 1, "other")
     assert await store.heartbeat_many(ids, "me") == set(ids) - {ids[255]}
     await store.put_live_many([(t, json.dumps({"i": i})) for i, t in enumerate(ids)])
     live = await store.get_live()

@@ -155,7 +155,7 @@ class TickerTask(StrategyTask):
                 order = await self.venue.get_order(Symbol("NEIROETH"), intent.client_order_id)
             except NotFound:
                 intent.status = IntentStatus.NOT_SENT
-                self.update_intent(intent)
+                self.journal.update_intent(intent)
                 continue
             self._settle(intent, order)
         self.context.pending = ""
@@ -200,7 +200,7 @@ class TickerTask(StrategyTask):
         intent.filled_qty = order.filled_qty
         intent.avg_price = order.avg_price
         intent.venue_order_id = order.venue_order_id
-        self.update_intent(intent)
+        self.journal.update_intent(intent)
         self.record_fill(FillRecord(task_id=self.task_id, venue=VenueId.GATE_SPOT, trade_id="t" + intent.client_order_id,
                                     client_order_id=intent.client_order_id, side=intent.side, price=intent.price,
                                     qty=intent.qty, qty_base=intent.qty, ts_ms=now_ms()))

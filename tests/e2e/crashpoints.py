@@ -1,4 +1,7 @@
-"""Crash points: a test hook that SIGKILLs the runner around ``place_order``.
+"""Crash points: a test proxy that SIGKILLs the runner around ``place_order``.
+
+Injected into runner processes by ``tests/e2e/crashhook/sitecustomize.py`` (that directory first
+on ``PYTHONPATH``), which wraps ``exchanges.factory.build_venues``; the product has no hook.
 
 Used by the end-to-end crash harness (``tests/e2e``) to kill a runner process at
 the two places crash safety is hardest (DESIGN.md section 6, invariants 1-3):
@@ -10,8 +13,7 @@ the two places crash safety is hardest (DESIGN.md section 6, invariants 1-3):
   process dies before the caller sees it. On resume the order must be found at
   the venue by its client order id (never sent again) and its fills booked.
 
-``ARB_CRASH_AT`` selects the point (unset or empty = no proxy at all; the
-factory returns the real venues untouched):
+``ARB_CRASH_AT`` selects the point (unset or empty = no proxy at all):
 
 * ``before_send:N`` / ``after_send:N`` -- on the N-th ``place_order`` call of
   this process (counted across all three venues, N >= 1);

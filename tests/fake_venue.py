@@ -83,6 +83,8 @@ class FakeVenue:
         self.funding_rate_value: Decimal | None = Decimal("0.0001") if self.is_perp else None
         self.foreign_ids: set[str] = set()
         self.place_calls: list[str] = []
+        #: client order ids refused because they arrived after their ``expires_ms``
+        self.expired_requests: list[str] = []
         self.cancel_calls: list[str] = []
         self.calls: Counter[str] = Counter()
         self.pending_events: deque[VenueEvent] = deque()
@@ -219,6 +221,9 @@ class FakeVenue:
             raise OrderRejected("scripted reject", venue=self.venue_id.value, code="scripted")
         if request.client_order_id in self.orders:
             raise OrderRejected("duplicate client order id", venue=self.venue_id.value, code="duplicate")
+        if request.expires_ms and clock.now_ms() > request.expires_ms:  # as Gate X-Gate-Exptime / MEXC recvWindow
+            self.expired_requests.append(request.client_order_id)
+            raise OrderRejected("request expired", venue=self.venue_id.value, code="REQUEST_EXPIRED")
         self._check_symbol(request.symbol)
         self._validate(request)
         self._order_seq += 1
