@@ -5,6 +5,8 @@ thread (through ``Store._write`` / ``Store._fetchall``) or, for step groups, on 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -54,16 +56,19 @@ def put_live_many(db: sqlite3.Connection, params: list) -> None:
         raise
 
 
-def execute(db: sqlite3.Connection, sql: str, params) -> int:
+def execute(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
     """One autocommit statement; returns its rowcount."""
     return db.execute(sql, params).rowcount
 
 
-def insert(db: sqlite3.Connection, sql: str, params) -> int:
-    return int(db.execute(sql, params).lastrowid)
+def insert(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    """One INSERT; returns the new row's id."""
+    rowid = db.execute(sql, params).lastrowid
+    assert rowid is not None
+    return int(rowid)
 
 
-def fetch(db: sqlite3.Connection, sql: str, params) -> list[tuple]:
+def fetch(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     return db.execute(sql, params).fetchall()
 
 

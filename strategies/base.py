@@ -255,9 +255,10 @@ class StrategyTask:
         """
         event = self.machine.events.get(trigger)
         edges = event.transitions.get(self.fsm_state) if event is not None else None
-        if not edges:
+        dest = edges[0].dest if edges else None
+        if dest is None:
             raise InvalidTransition(f"no edge {self.fsm_state} --{trigger}--> declared")
-        self.machine.set_state(edges[0].dest, model=self)
+        self.machine.set_state(dest, model=self)
         return self.state
 
     async def _take(self, nxt: Next) -> bool:

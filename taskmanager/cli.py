@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     t_pause.add_argument("--wait", type=_positive_seconds, default=60.0, metavar="SECONDS")
     t_pause.set_defaults(func="tasks_pause")
     t_graph = tsub.add_parser("graph", parents=[common], help="the task FSM as a Mermaid diagram")
+    t_graph.add_argument("--orders", action="store_true",
+                         help="the order-intent lifecycle (status, event -> status) instead of the task FSM")
     t_graph.set_defaults(func="tasks_graph")
 
     dash = sub.add_parser("dashboard", parents=[common], help="live view of every task in the database")

@@ -272,6 +272,10 @@ async def _take_over(args: Any, venue_factory: Any, store: Any, record: Any, das
         raise CliError(str(exc)) from None
     if record.status is TaskStatus.PAUSED:
         await store.set_status(record.task_id, TaskStatus.RUNNING, "resumed", owner_id=manager.owner_id)
+    elif record.status is TaskStatus.HALTED:
+        # its last step left order intents unresolved: settle them (it ends halted again, same reason)
+        await store.set_status(record.task_id, TaskStatus.STOPPING, "resumed to settle the intents the halt left",
+                               owner_id=manager.owner_id)
     record = await store.get_task(record.task_id)
     task = cls(record, store, venues, manager.owner_id)
     manager.add(task, resumed=True, **options)
@@ -283,6 +287,8 @@ def cmd_tasks_resume(args: Any, venue_factory: Any = None) -> int:
 
 
 async def _resume(args: Any, venue_factory: Any) -> int:
+    """``tasks resume``: continue a task whose owner is gone, or settle what a halted task left."""
+    from state.records import TaskStatus
     from taskmanager.views import lease_state
 
     dashboard = _use_dashboard(args)
@@ -291,8 +297,10 @@ async def _resume(args: Any, venue_factory: Any) -> int:
     store = await open_store(db_path(args))
     try:
         record = await _get_record(store, args.task_id)
-        if record.status.is_terminal:
-            raise CliError(f"task {record.task_id} is already {record.status.value}; nothing to resume")
+        if record.status.is_terminal and not (record.status is TaskStatus.HALTED
+                                              and await store.intents(record.task_id, unresolved_only=True)):
+            reason = f" ({record.last_error.splitlines()[0]})" if record.last_error else ""
+            raise CliError(f"task {record.task_id} is already {record.status.value}{reason}; nothing to resume")
         lease = lease_state(record, clock.now_ms())
         if lease == "live":
             raise CliError(f"task {record.task_id} is running in pid {record.owner_pid} on {record.owner_host}")

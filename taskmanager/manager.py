@@ -164,7 +164,8 @@ class TaskManager:
             handle.driver = asyncio.create_task(self._drive(handle), name=f"task-{handle.task_id}")
         supervisor = asyncio.create_task(self._supervise(), name="supervisor")
         try:
-            await asyncio.gather(*(h.driver for h in self.handles.values()), return_exceptions=True)
+            await asyncio.gather(*(h.driver for h in self.handles.values() if h.driver is not None),
+                                 return_exceptions=True)
         finally:
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -311,6 +312,9 @@ class TaskManager:
 
     async def _finish(self, handle: Handle, shutdown_needed: bool) -> None:
         task = handle.task
+        fence = getattr(task, "fence", None)
+        if fence is not None:
+            fence.lose()  # this process drives the task no more: nothing of it may be sent
         if shutdown_needed:
             try:
                 await asyncio.wait_for(task.on_shutdown(), timeout=self.close_timeout_s)
@@ -475,8 +479,9 @@ class TaskManager:
             "owner_pid": self.pid,
             "updated_ms": clock.now_ms(),
         })
-        if "last_error" not in view and getattr(task, "last_error", ""):
-            view["last_error"] = task.last_error
+        last_error = str(getattr(task, "last_error", "") or "")
+        if "last_error" not in view and last_error:
+            view["last_error"] = last_error
         return dumps_live(view)
 
     def _log_progress(self, handle: Handle) -> None:

@@ -105,10 +105,14 @@ def _print_detail(d: dict[str, Any]) -> None:
 
 
 def cmd_tasks_graph(args: Any, venue_factory: Any = None) -> int:
-    try:
-        from strategies.base import mermaid
-    except ImportError as exc:
-        raise CliError(f"the FSM definition is not available: {exc}") from None
+    """``tasks graph``: the task FSM (``--orders``: the order-intent lifecycle) as Mermaid."""
+    if getattr(args, "orders", False):
+        from strategies.execution.lifecycle import mermaid as intent_mermaid
+
+        sys.stdout.write(intent_mermaid())
+        return 0
+    from strategies.fsm import mermaid
+
     sys.stdout.write(mermaid())
     return 0
 

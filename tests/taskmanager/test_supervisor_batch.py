@@ -94,3 +94,24 @@ async def test_batches_larger_than_one_statement_chunk(store):
     await store.put_live_many([(t, json.dumps({"i": i})) for i, t in enumerate(ids)])
     live = await store.get_live()
     assert {t: json.loads(v)["i"] for t, v in live.items()} == {t: i for i, t in enumerate(ids)}
+
+
+async def test_heartbeats_confirm_each_fence_and_a_lost_lease_closes_it(store, tmp_path):
+    """The runner proves each task's lease to its fence: confirmed before the first step and by
+    every heartbeat that finds the lease still ours; a heartbeat that finds another owner closes
+    the fence at once (no send even before the driver is cancelled)."""
+    manager = TaskManager(store, **FAST)
+    tasks = [(await _add(manager, store, tmp_path, f"0000000003f{i}", interval_s=0.01))[0] for i in range(2)]
+    assert all(t.fence.refusal() is not None for t in tasks)  # nothing proved yet: every send refused
+    for task in tasks:
+        manager.add(task, duration_s=None)
+    runner = asyncio.create_task(manager.run())
+    await wait_until(lambda: all(len(t.intents) >= 1 for t in tasks))
+    assert all(t.fence.refusal() is None for t in tasks)
+    assert tasks[0].fence.ttl_s == manager.lease_ttl_s
+    assert await steal_lease(store, tasks[1].task_id, "thief", 1, "otherhost")
+    await wait_until(lambda: tasks[1].fence.refusal() is not None, timeout_s=5)
+    assert "lease lost" in tasks[1].fence.refusal()
+    assert tasks[0].fence.refusal() is None
+    manager.request_stop_all(reason="signal")
+    await asyncio.wait_for(runner, timeout=10)
