@@ -50,8 +50,8 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import SimError, SimOrder
-from exchanges.sim.gate_common import fmt
+from exchanges.sim.engine.types import SimError, SimOrder
+from exchanges.sim.gate.common import fmt
 
 BOOK_LOG_SIZE = 1000
 

@@ -19,8 +19,8 @@ import aiohttp
 
 from exchanges.models import OrderType, Side, TimeInForce, VenueId
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.recording import read_recording
-from exchanges.sim.replay import Replayer
+from exchanges.sim.recording.format import read_recording
+from exchanges.sim.recording.replay import Replayer
 from tests.sim.conftest import SYM, gate, sim, wait_for  # noqa: F401
 
 

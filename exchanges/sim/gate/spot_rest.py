@@ -1,5 +1,5 @@
 """Simulated Gate.io v4 REST API: spot endpoints, shared plumbing and route
-setup (futures endpoints live in :mod:`exchanges.sim.gate_futures_api`).
+setup (futures endpoints live in :mod:`exchanges.sim.gate.futures_rest`).
 
 Root ``/api/v4`` (docs/exchange_apis.md section 1). Spot endpoints (1.3-1.6):
 ``GET /spot/time``, ``/spot/currency_pairs[/{pair}]``, ``/spot/order_book``
@@ -22,10 +22,10 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import OrderType, Side, Symbol, TimeInForce, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import SimAccount, SimError
+from exchanges.sim.engine.types import SimAccount, SimError
 from exchanges.sim.faults import withhold_response
-from exchanges.sim.gate_common import authenticate, decimals_of, fmt, gate_error, sim_error_response
-from exchanges.sim.gate_format import spot_order, spot_trade
+from exchanges.sim.gate.common import authenticate, decimals_of, fmt, gate_error, sim_error_response
+from exchanges.sim.gate.format import spot_order, spot_trade
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _pair_json(ctx: SimContext, symbol: Symbol) -> dict:
 
 def book_json(ctx: SimContext, venue: VenueId, symbol: Symbol, limit: int, with_id: bool, futures: bool,
               size_decimal: bool = True) -> dict:
-    from exchanges.sim.gate_format import size_out
+    from exchanges.sim.gate.format import size_out
 
     bids, asks, update_id = ctx.engine.book(venue, symbol, limit)
     now = clock.now_ms()
@@ -290,7 +290,7 @@ def make_private_spot(ctx: SimContext) -> dict[str, Handler]:
 
 def setup_gate_rest(app: web.Application, ctx: SimContext) -> None:
     """Mount every Gate v4 REST route (spot + USDT futures) under ``/api/v4``."""
-    from exchanges.sim.gate_futures_api import setup_futures_routes
+    from exchanges.sim.gate.futures_rest import setup_futures_routes
 
     pub = make_public_spot(ctx)
     prv = make_private_spot(ctx)

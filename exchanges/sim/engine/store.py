@@ -36,7 +36,7 @@ from pathlib import Path
 import msgspec
 
 from exchanges.models import Balance, VenueId
-from exchanges.sim.engine_types import SimAccount, SimFill, SimFunding, SimOrder, SimPosition
+from exchanges.sim.engine.types import SimAccount, SimFill, SimFunding, SimOrder, SimPosition
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ callback gets :class:`OrderUpdate` / :class:`FillUpdate` / :class:`BalanceUpdate
 Fees: taker/maker rate from the symbol rules; spot buys pay in base, sells in
 quote; perp in USDT. Persistence: every change is written to ``db_path``
 (SQLite, WAL) by a writer thread off the event loop and group-committed within
-~20 ms (:mod:`exchanges.sim.engine_store`); ``flush()`` waits for it, ``close()``
+~20 ms (:mod:`exchanges.sim.engine.store`); ``flush()`` waits for it, ``close()``
 flushes; keys go to ``keys_path`` (JSON, 0600).
 """
 
@@ -73,11 +73,11 @@ from pathlib import Path
 
 from exchanges import clock
 from exchanges.models import ZERO, Balance, MarketType, OrderStatus, OrderType, Side, Symbol, SymbolInfo, TimeInForce, VenueId
-from exchanges.sim.engine_book import BookCallback, BookSet
-from exchanges.sim.engine_ledger import Ledger
-from exchanges.sim.engine_match import Matcher
-from exchanges.sim.engine_store import EngineStore, load_keys, save_keys
-from exchanges.sim.engine_types import (
+from exchanges.sim.engine.book import BookCallback, BookSet
+from exchanges.sim.engine.ledger import Ledger
+from exchanges.sim.engine.match import Matcher
+from exchanges.sim.engine.store import EngineStore, load_keys, save_keys
+from exchanges.sim.engine.types import (
     AccountUpdate,
     BookUpdate,
     Level,

@@ -1,6 +1,6 @@
 """Simulated MEXC spot API v3 REST (docs/exchange_apis.md section 3) on top of
 :class:`exchanges.sim.engine.SimEngine`; the protobuf WebSocket lives in
-:mod:`exchanges.sim.mexc_ws` and is mounted on the same app at ``/ws``.
+:mod:`exchanges.sim.mexc.ws` and is mounted on the same app at ``/ws``.
 
 ``build_mexc_app(engine, faults=None) -> aiohttp.web.Application`` serves:
 
@@ -38,7 +38,7 @@ may be withheld (``order_response_mode == "timeout_after_accept"``).
 
 Client order ids: ``newClientOrderId`` is passed to the engine and returned
 exactly as sent; the engine checks its syntax (1..32 chars of
-``[0-9A-Za-z_-]``, :func:`exchanges.sim.engine_match.check_client_order_id`;
+``[0-9A-Za-z_-]``, :func:`exchanges.sim.engine.match.check_client_order_id`;
 MEXC code 33333 otherwise). Gate's ``t-`` rule applies to Gate only.
 """
 
@@ -61,10 +61,10 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import OrderStatus, OrderType, Side, Symbol, VenueId
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.engine_match import check_client_order_id
-from exchanges.sim.engine_types import SimAccount, SimError, SimOrder
+from exchanges.sim.engine.match import check_client_order_id
+from exchanges.sim.engine.types import SimAccount, SimError, SimOrder
 from exchanges.sim.faults import Faults, withhold_response
-from exchanges.sim.mexc_format import (
+from exchanges.sim.mexc.format import (
     TYPE_TO_TIF,
     MexcError,
     fmt,
@@ -427,8 +427,8 @@ def build_mexc_app(engine: SimEngine, faults: Faults | None = None, push_log: de
                    ) -> web.Application:
     """The MEXC spot app: REST under ``/api/v3`` and the protobuf WS at ``/ws``.
     ``app[MEXC_CONTEXT]`` is the :class:`MexcContext`; ``app[MEXC_WS_HUB]`` the
-    :class:`exchanges.sim.mexc_ws.MexcWsHub`."""
-    from exchanges.sim.mexc_ws import MexcWsHub  # local: mexc_ws imports this module
+    :class:`exchanges.sim.mexc.ws.MexcWsHub`."""
+    from exchanges.sim.mexc.ws import MexcWsHub  # local: mexc_ws imports this module
 
     ctx = MexcContext(engine, faults, push_log)
     app = web.Application()

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from exchanges.models import ZERO, Balance, Symbol, VenueId
-from exchanges.sim.engine_store import EngineStore
-from exchanges.sim.engine_types import (
+from exchanges.sim.engine.store import EngineStore
+from exchanges.sim.engine.types import (
     AccountUpdate,
     BalanceUpdate,
     PositionUpdate,

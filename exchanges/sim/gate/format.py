@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from exchanges.models import OrderStatus, OrderType, Side
-from exchanges.sim.engine_types import SimFill, SimFunding, SimOrder, SimPosition
-from exchanges.sim.gate_common import fmt
+from exchanges.sim.engine.types import SimFill, SimFunding, SimOrder, SimPosition
+from exchanges.sim.gate.common import fmt
 
 
 def size_out(value: Decimal, size_decimal: bool) -> int | str:

@@ -1,5 +1,5 @@
 """Simulated Gate.io v4 USDT-futures REST endpoints (docs/exchange_apis.md
-sections 1.7-1.10), mounted by :func:`exchanges.sim.gate_api.setup_gate_rest`.
+sections 1.7-1.10), mounted by :func:`exchanges.sim.gate.spot_rest.setup_gate_rest`.
 
 Public: ``GET /futures/usdt/contracts[/{c}]``, ``/order_book`` (``with_id``),
 ``/tickers``, ``/funding_rate``. Private: ``POST/GET/DELETE /futures/usdt/orders``,
@@ -22,10 +22,10 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import OrderStatus, OrderType, Side, Symbol, TimeInForce, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import SimAccount, SimError, SimOrder
-from exchanges.sim.gate_api import API_ROOT, RECV_MS, RECV_PERF_NS, _limit, book_json, dec, order_reply, pair_of, wrap
-from exchanges.sim.gate_common import fmt
-from exchanges.sim.gate_format import funding_book_entry, futures_order, futures_position, futures_trade, size_out
+from exchanges.sim.engine.types import SimAccount, SimError, SimOrder
+from exchanges.sim.gate.spot_rest import API_ROOT, RECV_MS, RECV_PERF_NS, _limit, book_json, dec, order_reply, pair_of, wrap
+from exchanges.sim.gate.common import fmt
+from exchanges.sim.gate.format import funding_book_entry, futures_order, futures_position, futures_trade, size_out
 
 PERP = VenueId.GATE_PERP
 TEXT_LOOKUP_TTL_MS = 60_000  # 1.6: a cancelled unfilled order is queryable by text for 60 s

@@ -35,7 +35,7 @@ from aiohttp import WSMsgType, web
 from exchanges import clock
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import (
+from exchanges.sim.engine.types import (
     AccountUpdate,
     BalanceUpdate,
     BookUpdate,
@@ -45,8 +45,8 @@ from exchanges.sim.engine_types import (
     SimAccount,
 )
 from exchanges.sim.faults import VenueFaults
-from exchanges.sim.gate_common import fmt, verify_ws_auth
-from exchanges.sim.gate_format import futures_order, futures_position, futures_trade, size_out, spot_order, spot_usertrade_ws
+from exchanges.sim.gate.common import fmt, verify_ws_auth
+from exchanges.sim.gate.format import futures_order, futures_position, futures_trade, size_out, spot_order, spot_usertrade_ws
 
 log = logging.getLogger(__name__)
 
