@@ -48,7 +48,8 @@ Balances/positions/funding: ``balances(api_key, venue) -> dict[str, Balance]``,
 ``set_leverage(api_key, venue, symbol, leverage)``, ``set_funding_rate(venue,
 symbol, rate)``, ``funding_info(venue, symbol) -> (rate, interval_s,
 next_funding_ms)``, ``apply_funding(venue, symbol, rate=None, ts_ms=None)``,
-``tick(now_ms=None)`` (applies due funding), ``funding_history(venue, symbol)``, ``funding_payments(api_key, venue,
+``tick(now_ms=None)`` (applies due funding, samples marks into the 24 h
+statistics), ``stats_24h(venue, symbol) -> Stats24h``, ``funding_history(venue, symbol)``, ``funding_payments(api_key, venue,
 symbol=None, since_ms=0) -> list[SimFunding]``.
 
 Private pushes: ``subscribe_account(api_key, venue, callback) -> unsubscribe``;
@@ -76,10 +77,12 @@ from exchanges.models import ZERO, Balance, MarketType, OrderStatus, OrderType, 
 from exchanges.sim.engine.book import BookCallback, BookSet
 from exchanges.sim.engine.ledger import Ledger
 from exchanges.sim.engine.match import Matcher
+from exchanges.sim.engine.stats import MarketStats, Stats24h
 from exchanges.sim.engine.store import EngineStore, load_keys, save_keys
 from exchanges.sim.engine.types import (
     AccountUpdate,
     BookUpdate,
+    FillUpdate,
     Level,
     SimAccount,
     SimError,
@@ -125,6 +128,7 @@ class SimEngine:
         self._next_funding_ms: dict[tuple[VenueId, Symbol], int] = {}
         self._last_mark: dict[tuple[VenueId, Symbol], Decimal] = {}
         self._funding_history: dict[tuple[VenueId, Symbol], list[tuple[int, Decimal]]] = {}
+        self.stats = MarketStats()
         self._load_accounts()
         self.matcher.load(self.store.orders(), self.store.fills())
 
@@ -212,6 +216,9 @@ class SimEngine:
         return unsubscribe
 
     def _emit(self, user_id: int, venue: VenueId, update: AccountUpdate) -> None:
+        if isinstance(update, FillUpdate):
+            fill = update.fill
+            self.stats.observe_trade(venue, fill.symbol, fill.price, fill.qty_base, fill.ts_ms)
         for callback in list(self._account_subs.get((user_id, venue), ())):
             try:
                 callback(update)
@@ -381,10 +388,12 @@ class SimEngine:
         return out
 
     def tick(self, now_ms: int | None = None) -> list[SimFunding]:
-        """Apply funding for every perp contract whose funding time has passed."""
+        """Sample every mark price into the 24 h statistics and apply funding
+        for every perp contract whose funding time has passed."""
         now_ms = now_ms if now_ms is not None else clock.now_ms()
         out: list[SimFunding] = []
         for (venue, symbol), info in self._rules.items():
+            self.stats.observe_price(venue, symbol, self.mark_price(venue, symbol), now_ms)
             if info.market_type is not MarketType.PERP:
                 continue
             _, interval_s, next_ms = self.funding_info(venue, symbol)
@@ -392,6 +401,12 @@ class SimEngine:
                 out += self.apply_funding(venue, symbol, ts_ms=next_ms)
                 self._next_funding_ms[(venue, symbol)] = next_ms + interval_s * 1000
         return out
+
+    def stats_24h(self, venue: VenueId, symbol: Symbol, now_ms: int | None = None) -> Stats24h:
+        """Rolling 24 h statistics of one book (:mod:`exchanges.sim.engine.stats`),
+        its last price the current mark."""
+        now_ms = now_ms if now_ms is not None else clock.now_ms()
+        return self.stats.window(venue, symbol, now_ms, self.mark_price(venue, symbol))
 
     def funding_history(self, venue: VenueId, symbol: Symbol) -> list[tuple[int, Decimal]]:
         """Funding settlements applied this process run: [(ts_ms, rate)], oldest first."""

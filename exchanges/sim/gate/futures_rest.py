@@ -25,6 +25,7 @@ from exchanges.sim.context import SimContext
 from exchanges.sim.engine.types import SimAccount, SimError, SimOrder
 from exchanges.sim.gate.spot_rest import API_ROOT, RECV_MS, RECV_PERF_NS, _limit, book_json, dec, order_reply, pair_of, wrap
 from exchanges.sim.gate.common import fmt
+from exchanges.sim.gate.market import futures_ticker_json
 from exchanges.sim.gate.format import funding_book_entry, futures_order, futures_position, futures_trade, size_out
 
 PERP = VenueId.GATE_PERP
@@ -96,25 +97,11 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
     async def tickers(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
         settle_ok(request)
         wanted = request.query.get("contract")
-        out = []
         sd = size_decimal(request)
-        for info in eng.symbols(PERP):
-            if wanted and info.venue_symbol != wanted.upper():
-                continue
-            bids, asks, _ = eng.book(PERP, info.symbol, 1)
-            mark = eng.mark_price(PERP, info.symbol)
-            rate, _, _ = eng.funding_info(PERP, info.symbol)
-            out.append({"contract": info.venue_symbol, "last": fmt(mark), "mark_price": fmt(mark),
-                        "index_price": fmt(mark), "funding_rate": fmt(rate), "funding_rate_indicative": fmt(rate),
-                        "highest_bid": fmt(bids[0][0]) if bids else "", "lowest_ask": fmt(asks[0][0]) if asks else "",
-                        "highest_size": size_out(bids[0][1], sd) if bids else 0,
-                        "lowest_size": size_out(asks[0][1], sd) if asks else 0,
-                        "change_percentage": "0", "total_size": "0", "volume_24h": "0", "volume_24h_base": "0",
-                        "volume_24h_quote": "0", "volume_24h_settle": "0", "quanto_base_rate": "", "low_24h": fmt(mark),
-                        "high_24h": fmt(mark)})
-        if wanted and not out:
-            raise SimError("CONTRACT_NOT_FOUND", f"unknown contract {wanted}")
-        return web.json_response(out)
+        if wanted:
+            info = eng.symbol_info(PERP, pair_of(ctx, PERP, wanted))
+            return web.json_response([futures_ticker_json(eng, info, sd)])
+        return web.json_response([futures_ticker_json(eng, info, sd) for info in eng.symbols(PERP)])
 
     async def funding_rate(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
         settle_ok(request)

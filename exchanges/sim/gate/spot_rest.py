@@ -26,6 +26,7 @@ from exchanges.sim.engine.types import SimAccount, SimError
 from exchanges.sim.faults import withhold_response
 from exchanges.sim.gate.common import authenticate, decimals_of, fmt, gate_error, sim_error_response
 from exchanges.sim.gate.format import spot_order, spot_trade
+from exchanges.sim.gate.market import currency_json, currency_names, spot_ticker_json
 
 log = logging.getLogger(__name__)
 
@@ -162,22 +163,22 @@ def make_public_spot(ctx: SimContext) -> dict[str, Handler]:
 
     async def tickers(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
         wanted = request.query.get("currency_pair")
-        out = []
-        for info in ctx.engine.symbols(SPOT):
-            if wanted and info.venue_symbol != wanted.upper():
-                continue
-            bids, asks, _ = ctx.engine.book(SPOT, info.symbol, 1)
-            last = ctx.engine.mark_price(SPOT, info.symbol)
-            out.append({"currency_pair": info.venue_symbol, "last": fmt(last),
-                        "lowest_ask": fmt(asks[0][0]) if asks else "", "highest_bid": fmt(bids[0][0]) if bids else "",
-                        "lowest_size": fmt(asks[0][1]) if asks else "", "highest_size": fmt(bids[0][1]) if bids else "",
-                        "change_percentage": "0", "base_volume": "0", "quote_volume": "0", "high_24h": fmt(last),
-                        "low_24h": fmt(last)})
-        if wanted and not out:
-            raise SimError("INVALID_CURRENCY_PAIR", f"unknown currency pair {wanted}")
-        return web.json_response(out)
+        if wanted:
+            symbol = pair_of(ctx, SPOT, wanted)
+            return web.json_response([spot_ticker_json(ctx.engine, ctx.engine.symbol_info(SPOT, symbol))])
+        return web.json_response([spot_ticker_json(ctx.engine, info) for info in ctx.engine.symbols(SPOT)])
 
-    return {"pairs": pairs, "pair": pair, "order_book": order_book, "tickers": tickers}
+    async def currencies(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
+        return web.json_response([currency_json(name) for name in currency_names(ctx.engine)])
+
+    async def currency(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
+        name = request.match_info["currency"].upper()
+        if name not in currency_names(ctx.engine):
+            raise SimError("INVALID_CURRENCY", f"unknown currency {name}")
+        return web.json_response(currency_json(name))
+
+    return {"pairs": pairs, "pair": pair, "order_book": order_book, "tickers": tickers, "currencies": currencies,
+            "currency": currency}
 
 
 # ---- private spot -----------------------------------------------------------------
@@ -297,6 +298,8 @@ def setup_gate_rest(app: web.Application, ctx: SimContext) -> None:
     r = app.router
     root = API_ROOT
     r.add_get(f"{root}/spot/time", wrap(ctx, spot_time, False))
+    r.add_get(f"{root}/spot/currencies", wrap(ctx, pub["currencies"], False))
+    r.add_get(f"{root}/spot/currencies/{{currency}}", wrap(ctx, pub["currency"], False))
     r.add_get(f"{root}/spot/currency_pairs", wrap(ctx, pub["pairs"], False))
     r.add_get(f"{root}/spot/currency_pairs/{{pair}}", wrap(ctx, pub["pair"], False))
     r.add_get(f"{root}/spot/order_book", wrap(ctx, pub["order_book"], False))

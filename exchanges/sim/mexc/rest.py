@@ -7,7 +7,9 @@
 * public: ``GET /api/v3/ping``, ``/time``, ``/exchangeInfo[?symbol=|?symbols=]``,
   ``/depth?symbol=&limit=`` (``lastUpdateId`` = the engine's book update id,
   the same counter as the WS depth ``fromVersion``/``toVersion``),
-  ``/ticker/bookTicker[?symbol=]``;
+  ``/defaultSymbols``, ``/ticker/bookTicker``, ``/ticker/24hr`` and
+  ``/ticker/price`` (each ``[?symbol=|?symbols=A,B]``: one object for
+  ``symbol``, else an array, all symbols without either);
 * signed (section 3.2): ``POST|GET|DELETE /api/v3/order``, ``GET|DELETE
   /api/v3/openOrders``, ``GET /api/v3/allOrders``, ``GET /api/v3/account``,
   ``GET /api/v3/myTrades``, ``POST|PUT|DELETE|GET /api/v3/userDataStream``.
@@ -270,10 +272,54 @@ def _book_ticker(ctx: MexcContext, sym: Symbol) -> dict[str, Any]:
             "askPrice": fmt(ask[0]) or None, "askQty": fmt(ask[1]) or None}
 
 
-async def book_ticker(ctx: MexcContext, req: Req) -> Any:
+def _selected(ctx: MexcContext, req: Req) -> tuple[list[Symbol], bool]:
+    """Symbols a ticker request names (``symbol`` or ``symbols=A,B``), and
+    whether the answer is one object (``symbol``) rather than an array."""
     if req.get("symbol"):
-        return _book_ticker(ctx, _symbol(ctx, req.get("symbol")))
-    return [_book_ticker(ctx, info.symbol) for info in ctx.engine.symbols(VENUE)]
+        return [_symbol(ctx, req.get("symbol"))], True
+    if req.get("symbols"):
+        return [_symbol(ctx, s) for s in req.need("symbols").split(",")], False
+    return [info.symbol for info in ctx.engine.symbols(VENUE)], False
+
+
+async def book_ticker(ctx: MexcContext, req: Req) -> Any:
+    symbols, single = _selected(ctx, req)
+    out = [_book_ticker(ctx, sym) for sym in symbols]
+    return out[0] if single else out
+
+
+def _ticker_24h(ctx: MexcContext, sym: Symbol, now_ms: int) -> dict[str, Any]:
+    """One ``/api/v3/ticker/24hr`` object (docs/venues.md 3.4): prices from the
+    engine's 24 h statistics, ``priceChangePercent`` a ratio (0.01 = 1 %)."""
+    stats = ctx.engine.stats_24h(VENUE, sym, now_ms)
+    top = _book_ticker(ctx, sym)
+    return {"symbol": sym.mexc, "priceChange": fmt(stats.change),
+            "priceChangePercent": fmt(stats.change_ratio.quantize(Decimal("0.00000001"))),
+            "prevClosePrice": fmt(stats.open), "lastPrice": fmt(stats.last),
+            "bidPrice": top["bidPrice"] or "", "bidQty": top["bidQty"] or "",
+            "askPrice": top["askPrice"] or "", "askQty": top["askQty"] or "",
+            "openPrice": fmt(stats.open), "highPrice": fmt(stats.high), "lowPrice": fmt(stats.low),
+            "volume": fmt(stats.base_volume), "quoteVolume": fmt(stats.quote_volume),
+            "openTime": stats.open_ms, "closeTime": now_ms, "count": stats.trade_count}
+
+
+async def ticker_24h(ctx: MexcContext, req: Req) -> Any:
+    symbols, single = _selected(ctx, req)
+    now_ms = clock.now_ms()
+    out = [_ticker_24h(ctx, sym, now_ms) for sym in symbols]
+    return out[0] if single else out
+
+
+async def ticker_price(ctx: MexcContext, req: Req) -> Any:
+    symbols, single = _selected(ctx, req)
+    out = [{"symbol": sym.mexc, "price": fmt(ctx.engine.mark_price(VENUE, sym))} for sym in symbols]
+    return out[0] if single else out
+
+
+async def default_symbols(ctx: MexcContext, req: Req) -> Any:
+    """Symbols open to API trading: ``{"code": 200, "data": [...], "msg": null}``."""
+    return {"code": 200, "data": [info.venue_symbol for info in ctx.engine.symbols(VENUE) if info.tradable],
+            "msg": None}
 
 
 # ---- orders --------------------------------------------------------------------
@@ -438,7 +484,10 @@ def build_mexc_app(engine: SimEngine, faults: Faults | None = None, push_log: de
         ("GET", "/api/v3/time", server_time, False, False),
         ("GET", "/api/v3/exchangeInfo", exchange_info, False, False),
         ("GET", "/api/v3/depth", depth, False, False),
+        ("GET", "/api/v3/defaultSymbols", default_symbols, False, False),
         ("GET", "/api/v3/ticker/bookTicker", book_ticker, False, False),
+        ("GET", "/api/v3/ticker/24hr", ticker_24h, False, False),
+        ("GET", "/api/v3/ticker/price", ticker_price, False, False),
         ("POST", "/api/v3/order", new_order, True, True),
         ("GET", "/api/v3/order", query_order, True, False),
         ("DELETE", "/api/v3/order", cancel_order, True, False),
