@@ -172,6 +172,7 @@ class SimServer:
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task] = []
         self._hubs: list = []
+        self.gate_hubs: tuple = ()
         self.ports: dict[str, int] = {}
         self.stopped = asyncio.Event()
 
@@ -188,7 +189,8 @@ class SimServer:
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()
         setup_gate_rest(gate_app, self.ctx)
-        self._hubs += list(setup_gate_ws(gate_app, self.ctx))
+        self.gate_hubs = setup_gate_ws(gate_app, self.ctx)  # (spot, futures)
+        self._hubs += list(self.gate_hubs)
         from exchanges.sim.mexc.rest import build_mexc_app
 
         mexc_app = build_mexc_app(self.engine, self.ctx.faults, self.ctx.push_log)

@@ -105,6 +105,16 @@ def spot_trade(fill: SimFill, text: str = "") -> dict:
     }
 
 
+def spot_order_ws(order: SimOrder, event: str) -> dict:
+    """spot.orders item: the ``Order`` object with ``user``, ``event`` and the
+    four times as strings (section 2.6 example: ``"create_time_ms":"1605175506123"``)."""
+    out = spot_order(order, order.user_id)
+    out["create_time_ms"] = str(order.created_ms)
+    out["update_time_ms"] = str(order.updated_ms)
+    out["event"] = event
+    return out
+
+
 def spot_usertrade_ws(fill: SimFill) -> dict:
     """spot.usertrades item."""
     return {
@@ -173,10 +183,12 @@ def futures_order(order: SimOrder, size_decimal: bool, ws: bool = False) -> dict
     if not order.is_open:
         out["finish_as"] = futures_finish_as(order)
         out["finish_time"] = _fs(order.finished_ms or order.updated_ms)
-    if ws:
+    if ws:  # futures.orders: numbers, the user id as a string, no update_time (section 2.6 example)
+        out["user"] = str(order.user_id)
+        out["tkfr"], out["mkfr"] = 0.0005, 0.0002
         out["create_time"] = order.created_ms // 1000
         out["create_time_ms"] = order.created_ms
-        out["update_time"] = order.updated_ms // 1000
+        del out["update_time"]
         if not order.is_open:
             out["finish_time"] = (order.finished_ms or order.updated_ms) // 1000
             out["finish_time_ms"] = order.finished_ms or order.updated_ms
