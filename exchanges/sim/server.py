@@ -56,7 +56,7 @@ from exchanges.sim.recording.aliases import alias_symbols as make_alias_symbols
 from exchanges.sim.context import SimContext
 from exchanges.sim.engine import SimEngine
 from exchanges.sim.faults import Faults
-from exchanges.sim.gate.spot_rest import setup_gate_rest
+from exchanges.sim.gate.app import setup_gate_rest
 from exchanges.sim.gate.ws import FUTURES_WS_PATH, SPOT_WS_PATH, setup_gate_ws
 from exchanges.sim.recording.format import Recording, RecordingError, read_recording
 from exchanges.sim.recording.replay import Replayer
@@ -191,7 +191,7 @@ class SimServer:
         setup_gate_rest(gate_app, self.ctx)
         self.gate_hubs = setup_gate_ws(gate_app, self.ctx)  # (spot, futures)
         self._hubs += list(self.gate_hubs)
-        from exchanges.sim.mexc.rest import build_mexc_app
+        from exchanges.sim.mexc.app import build_mexc_app
 
         mexc_app = build_mexc_app(self.engine, self.ctx.faults, self.ctx.push_log)
         admin_app = build_admin_app(self.ctx, on_shutdown=self.request_stop)

@@ -25,7 +25,8 @@ full ``top_bids``/``top_asks``), ``mark_price(venue, symbol)``.
 
 Accounts: ``default_account``, ``account(api_key) -> SimAccount | None``,
 ``account_by_user(user_id)``, ``accounts()``, ``create_account(label, balances=None)``,
-``set_balance(api_key, venue, asset, free)``.
+``set_balance(api_key, venue, asset, free)``, ``set_gate_mode(api_key, mode)``
+(Gate classic/unified; unified pools Gate spot and futures balances).
 
 Orders (``api_key`` selects the account; SimError on refusal):
 ``place_order(api_key, venue, symbol, side, qty, price=None,
@@ -101,6 +102,7 @@ DEFAULT_BALANCES: dict[VenueId, dict[str, Decimal]] = {
     VenueId.MEXC_SPOT: {"USDT": Decimal(10000)},
 }
 _FIRST_USER_ID = 10_000_001
+GATE_MODES = ("classic", "multi_currency", "single_currency", "portfolio")  # docs/venues.md 1.11
 
 
 class SimEngine:
@@ -153,6 +155,8 @@ class SimEngine:
         for acc in load_keys(self.keys_path):
             self._accounts[acc.api_key] = acc
             self._accounts_by_user[acc.user_id] = acc
+            if acc.gate_unified:
+                self.ledger.pooled.add(acc.user_id)
         if not self._accounts:
             self.create_account("default", fresh_ids=known)
 
@@ -191,6 +195,29 @@ class SimEngine:
         acc = self._accounts.get(api_key)
         if acc is None:
             raise SimError("INVALID_KEY", "invalid API key", 401)
+        return acc
+
+    def set_gate_mode(self, api_key: str, mode: str) -> SimAccount:
+        """Switch the account's Gate mode (``GATE_MODES``). Into a unified mode the
+        free futures balances join the spot pool. Refused (SimError) with open
+        Gate orders or positions, as a mode switch needs a flat account."""
+        acc = self._acc(api_key)
+        if mode not in GATE_MODES:
+            raise SimError("INVALID_PARAM_VALUE", f"unknown mode {mode!r}: one of {', '.join(GATE_MODES)}")
+        if mode == acc.gate_mode:
+            return acc
+        busy = any(self.open_orders(api_key, v) for v in (VenueId.GATE_SPOT, VenueId.GATE_PERP)) or any(
+            p.size != 0 for p in self.positions(api_key, VenueId.GATE_PERP))
+        if busy:
+            raise SimError("INVALID_PARAM_VALUE", "cancel open orders and close positions before switching mode")
+        if mode != "classic" and not acc.gate_unified:
+            self.ledger.merge_into_pool(acc.user_id, clock.now_ms())
+            self.ledger.pooled.add(acc.user_id)
+        elif mode == "classic":
+            self.ledger.pooled.discard(acc.user_id)
+        acc.gate_mode = mode
+        self.store.commit()
+        save_keys(self.keys_path, list(self._accounts.values()))
         return acc
 
     def set_balance(self, api_key: str, venue: VenueId, asset: str, free: Decimal) -> Balance:

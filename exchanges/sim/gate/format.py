@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from exchanges.models import OrderStatus, OrderType, Side
-from exchanges.sim.engine.types import SimFill, SimFunding, SimOrder, SimPosition
+from exchanges.sim.engine.types import SimFill, SimOrder, SimPosition
 from exchanges.sim.gate.common import fmt
 
 
@@ -36,8 +36,9 @@ def spot_status(order: SimOrder) -> str:
     return "closed" if order.status is OrderStatus.FILLED else "cancelled"
 
 
-def spot_order(order: SimOrder, user_id: int | None = None) -> dict:
-    """Spot ``Order`` object (REST response and spot.orders item)."""
+def spot_order(order: SimOrder, user_id: int | None = None, account: str = "spot") -> dict:
+    """Spot ``Order`` object (REST response and spot.orders item); ``account``
+    is ``spot`` for classic accounts, ``unified`` for unified ones."""
     by_quote = order.order_type is OrderType.MARKET and order.quote_qty is not None
     amount = order.quote_qty if by_quote else order.qty
     left = (order.quote_qty - order.filled_quote) if by_quote and order.is_open else order.left_qty
@@ -54,7 +55,7 @@ def spot_order(order: SimOrder, user_id: int | None = None) -> dict:
         "status": spot_status(order),
         "currency_pair": order.symbol.gate,
         "type": order.order_type.value,
-        "account": "spot",
+        "account": account,
         "side": order.side.value,
         "amount": fmt(amount),
         "price": fmt(order.price),
@@ -105,10 +106,10 @@ def spot_trade(fill: SimFill, text: str = "") -> dict:
     }
 
 
-def spot_order_ws(order: SimOrder, event: str) -> dict:
+def spot_order_ws(order: SimOrder, event: str, account: str = "spot") -> dict:
     """spot.orders item: the ``Order`` object with ``user``, ``event`` and the
     four times as strings (section 2.6 example: ``"create_time_ms":"1605175506123"``)."""
-    out = spot_order(order, order.user_id)
+    out = spot_order(order, order.user_id, account)
     out["create_time_ms"] = str(order.created_ms)
     out["update_time_ms"] = str(order.updated_ms)
     out["event"] = event
@@ -254,17 +255,3 @@ def futures_position(pos: SimPosition, size_decimal: bool, ws: bool = False) -> 
         out["time"] = pos.updated_ms // 1000
         out["time_ms"] = pos.updated_ms
     return out
-
-
-def funding_book_entry(payment: SimFunding, balance_after: Decimal, entry_id: int) -> dict:
-    """``/futures/usdt/account_book`` item of type ``fund``."""
-    return {
-        "id": str(entry_id),
-        "time": _fs(payment.ts_ms),
-        "change": fmt(payment.amount),
-        "balance": fmt(balance_after),
-        "type": "fund",
-        "text": f"{payment.symbol.gate}:funding",
-        "contract": payment.symbol.gate,
-        "trade_id": "",
-    }

@@ -344,7 +344,8 @@ class GateWsHub:
                 if self.futures:
                     item = futures_order(order, sd, ws=True)
                 else:
-                    item = spot_order_ws(order, update.event)
+                    unified = conn.account is not None and conn.account.gate_unified
+                    item = spot_order_ws(order, update.event, "unified" if unified else "spot")
                 conn.push(self._frame(f"{p}.orders", "update", [item]))
         elif isinstance(update, FillUpdate):
             fill = update.fill

@@ -50,7 +50,7 @@ from exchanges import clock
 from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.models import OrderStatus, OrderType, Side, Symbol, TimeInForce
 from exchanges.sim.engine.types import AccountUpdate, BalanceUpdate, BookUpdate, FillUpdate, OrderUpdate, SimOrder
-from exchanges.sim.mexc.rest import VENUE, MexcContext
+from exchanges.sim.mexc.context import VENUE, MexcContext
 from exchanges.sim.mexc.format import ORDER_ID_PREFIX, client_id_out, fmt, order_id_text
 
 log = logging.getLogger(__name__)
