@@ -151,7 +151,13 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
 
     async def cancel_one(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
         settle_ok(request)
-        order = eng.cancel_order(acc.api_key, PERP, None, **_ref(request))
+        ref = _ref(request)
+        known = eng.get_order(acc.api_key, PERP, None, **ref)
+        if not known.is_open:  # docs/venues.md 1.12
+            if lookup_expired(known, clock.now_ms(), by_text=ref["client_order_id"] is not None):
+                raise SimError("ORDER_NOT_FOUND", "order not found", 404)
+            raise SimError("ORDER_FINISHED", f"order {known.id} is already finished")
+        order = eng.cancel_order(acc.api_key, PERP, None, **ref)
         return web.json_response(futures_order(order, size_decimal(request)))
 
     async def list_orders(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from exchanges import clock
-from exchanges.models import OrderType, Side, Symbol, TimeInForce, VenueId
+from exchanges.models import OrderStatus, OrderType, Side, Symbol, TimeInForce, VenueId
 from exchanges.sim.context import SimContext
 from exchanges.sim.engine.types import SimAccount, SimError
 from exchanges.sim.gate.common import decimals_of, fmt
@@ -159,6 +159,13 @@ def make_private_spot(ctx: SimContext) -> dict[str, Handler]:
     async def cancel_one(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
         symbol = pair_of(ctx, SPOT, request.query.get("currency_pair"))
         ref = request.match_info["order_id"]
+        known = eng.get_order(acc.api_key, SPOT, symbol, client_order_id=None if ref.isdigit() else ref,
+                              order_id=ref if ref.isdigit() else None)
+        if not known.is_open:  # docs/venues.md 1.12: a finished order answers its final state's label
+            if not ref.isdigit():  # a custom id resolves only while the order is open (1.6)
+                raise SimError("ORDER_NOT_FOUND", "order not found", 404)
+            label = "ORDER_CLOSED" if known.status is OrderStatus.FILLED else "ORDER_CANCELLED"
+            raise SimError(label, f"order {known.id} is already {'filled' if label == 'ORDER_CLOSED' else 'cancelled'}")
         order = eng.cancel_order(acc.api_key, SPOT, symbol, client_order_id=None if ref.isdigit() else ref,
                                  order_id=ref if ref.isdigit() else None)
         return web.json_response(spot_order(order, account=account_name(acc)))
