@@ -12,7 +12,8 @@ Rate limiting
         ``await acquire(*keys, max_wait_s=1.0)`` takes one token from every named bucket
         (unknown keys are ignored), sleeping up to ``max_wait_s``; if the wait would be longer it
         raises :class:`~exchanges.venue.RateLimited` and takes nothing.
-        ``penalize(key, seconds)`` empties a bucket for ``seconds`` after a venue 429.
+        ``penalize(key, seconds)`` empties a bucket for ``seconds`` after a venue 429;
+        ``has(key)``, ``keys()`` list the registered buckets.
 
 Server time
     ``ServerTimeOffset()``: ``offset_ms`` (server minus local, int), ``update(server_ms,
@@ -20,7 +21,9 @@ Server time
     project clock + offset (use for every signed timestamp).
 
 HTTP
-    ``HttpResponse(status, body: bytes, headers: dict[str, str])`` with ``json()`` helper.
+    ``HttpResponse(status, body: bytes, headers: dict[str, str])`` with ``json()`` and
+    ``header(name, default="")`` (case-insensitive lookup) helpers; ``retry_after_s(response,
+    default_s)`` reads a ``Retry-After`` header in seconds (any letter case).
     ``HttpTransport(venue, *, timeout_s=5.0, default_headers=None)``
         ``await start()`` / ``await close()`` (idempotent, one aiohttp session per venue);
         ``await request(method, url, *, query="", body=None, headers=None) -> HttpResponse``.
@@ -56,7 +59,13 @@ WebSocket
         not connected); ``await wait_connected(timeout_s) -> bool``; ``force_reconnect(reason)``;
         ``note_data()`` (call from ``on_message`` for a data frame: book update, private push);
         properties ``connected``, ``connect_count``, ``last_recv_ms``, ``errors``,
-        ``reconnect_attempt`` (consecutive unhealthy connects), ``last_backoff_s``.
+        ``reconnect_attempt`` (consecutive unhealthy connects), ``last_backoff_s``, ``rotations``.
+        ``max_age_s`` (default None = never): a connection that reaches this age is replaced
+        before the venue's own connection limit ends it (MEXC: 24 h). The successor is opened and
+        ``on_connect`` runs on it (subscriptions go out on the new socket) while the old socket
+        is still open; frames the old one already received are delivered, then it is closed and
+        reading continues on the successor. No ``on_disconnect`` is reported for a rotation: the
+        stream never stops, so books stay current (their sequence checks absorb the overlap).
 """
 
 from __future__ import annotations
@@ -78,6 +87,8 @@ from exchanges import clock
 from exchanges.venue import AuthError, NotFound, OrderRejected, OutcomeUnknown, RateLimited
 
 log = logging.getLogger(__name__)
+
+ROTATION_DRAIN_S = 0.1  # a replaced socket's frames are still delivered for this long
 
 # ---------------------------------------------------------------------------------------------
 # rate limiting
@@ -140,6 +151,10 @@ class RateLimiter:
 
     def has(self, key: str) -> bool:
         return key in self._buckets
+
+    def keys(self) -> list[str]:
+        """The registered bucket keys (one per endpoint template, market, ...)."""
+        return list(self._buckets)
 
     async def acquire(self, *keys: str, max_wait_s: float = 1.0) -> None:
         """Take one token from each known bucket in ``keys``; wait at most ``max_wait_s``.
@@ -212,6 +227,22 @@ class HttpResponse(msgspec.Struct):
             return msgspec.json.decode(self.body)
         except msgspec.DecodeError:
             return None
+
+    def header(self, name: str, default: str = "") -> str:
+        """A response header by name, whatever its letter case (HTTP names are case-insensitive)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+
+
+def retry_after_s(response: HttpResponse, default_s: float) -> float:
+    """Seconds from a ``Retry-After`` header (any letter case; RFC 9110 delay-seconds),
+    ``default_s`` when absent or not a number (an HTTP-date is not used by the venues)."""
+    text = response.header("Retry-After").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return default_s
+    return value if value >= 0 else default_s
 
 
 class HttpTransport:
@@ -317,6 +348,7 @@ class WsClient:
         open_timeout_s: float = 10.0,
         headers: dict[str, str] | None = None,
         stable_after_s: float = 10.0,
+        max_age_s: float | None = None,
     ) -> None:
         self.url = url
         self.venue = venue
@@ -332,6 +364,8 @@ class WsClient:
         self.open_timeout_s = open_timeout_s
         self.headers = dict(headers or {})
         self.stable_after_s = stable_after_s
+        self.max_age_s = max_age_s
+        self.rotations = 0
         self._ws: Any = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -395,30 +429,37 @@ class WsClient:
             log.info("%s/%s: forcing reconnect: %s", self.venue, self.stream, reason)
             asyncio.ensure_future(ws.close(code=1000, reason=reason[:100]))
 
+    def _connect(self) -> Any:
+        return ws_connect(
+            self.url,
+            additional_headers=self.headers or None,
+            open_timeout=self.open_timeout_s,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=2,
+            compression=None,
+            max_size=2**24,
+        )
+
     async def _run(self) -> None:
         while not self._closing:
             reason = "closed"
             up_since_s: float | None = None
             self._got_data = False
+            ws: Any = None
             try:
-                async with ws_connect(
-                    self.url,
-                    additional_headers=self.headers or None,
-                    open_timeout=self.open_timeout_s,
-                    ping_interval=20,
-                    ping_timeout=20,
-                    close_timeout=2,
-                    compression=None,
-                    max_size=2**24,
-                ) as ws:
-                    self._ws = ws
-                    self.connect_count += 1
-                    self.last_recv_ms = clock.now_ms()
-                    up_since_s = clock.monotonic_s()
-                    if self._on_connect is not None:
-                        await self._on_connect()
-                    self._connected.set()
-                    reason = await self._receive(ws)
+                ws = await self._connect()
+                self._ws = ws
+                self.connect_count += 1
+                self.last_recv_ms = clock.now_ms()
+                up_since_s = clock.monotonic_s()
+                if self._on_connect is not None:
+                    await self._on_connect()
+                self._connected.set()
+                while True:
+                    reason, ws = await self._receive(ws, clock.monotonic_s())
+                    if ws is None:
+                        break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: log, back off, reconnect
@@ -426,7 +467,11 @@ class WsClient:
             finally:
                 was_connected = self._connected.is_set()
                 self._connected.clear()
+                current = self._ws
                 self._ws = None
+                for sock in {id(x): x for x in (ws, current) if x is not None}.values():
+                    with contextlib.suppress(Exception):
+                        await sock.close()
             healthy = self._got_data or (
                 up_since_s is not None and clock.monotonic_s() - up_since_s >= self.stable_after_s
             )
@@ -449,29 +494,84 @@ class WsClient:
             )
             await asyncio.sleep(delay_s)
 
+    async def _rotate(self, old: Any) -> Any:
+        """Open the successor of ``old`` and subscribe on it (``on_connect``) while ``old`` is
+        still open; deliver what ``old`` already received, close it; returns the successor.
+        If the successor cannot be set up, ``old`` is kept and the rotation retried later."""
+        try:
+            new = await self._connect()
+        except Exception as exc:
+            log.warning("%s/%s: rotation failed to connect (%s); keeping the current socket", self.venue,
+                        self.stream, exc)
+            return old
+        self._ws = new  # sends (subscriptions in on_connect) go to the successor from now on
+        try:
+            if self._on_connect is not None:
+                await self._on_connect()
+        except Exception as exc:
+            log.warning("%s/%s: rotation failed to subscribe (%s); keeping the current socket", self.venue,
+                        self.stream, exc)
+            self._ws = old
+            with contextlib.suppress(Exception):
+                await new.close()
+            return old
+        drain_until_s = clock.monotonic_s() + ROTATION_DRAIN_S
+        with contextlib.suppress(TimeoutError, websockets.ConnectionClosed):
+            # what the old socket already holds or is still receiving: deliver it, for at most
+            # ROTATION_DRAIN_S (the successor carries the same stream from its subscription on)
+            while (left_s := drain_until_s - clock.monotonic_s()) > 0:
+                async with asyncio.timeout(min(left_s, 0.02)):
+                    frame = await old.recv()
+                self._deliver(frame)
+        with contextlib.suppress(Exception):
+            await old.close()
+        self.connect_count += 1
+        self.rotations += 1
+        log.info("%s/%s: connection replaced at its %.0f s age limit (rotation %d)", self.venue, self.stream,
+                 self.max_age_s or 0, self.rotations)
+        return new
+
     def backoff_delay_s(self, attempt: int) -> float:
         """Delay before reconnect number ``attempt`` (0-based): capped exponential, +-20 % jitter."""
         delay_s = min(self.backoff_max_s, self.backoff_initial_s * (2 ** min(attempt, 20)))
         return delay_s * (0.8 + 0.4 * random.random())
 
-    async def _receive(self, ws: Any) -> str:
+    def _deliver(self, frame: str | bytes) -> None:
+        self.last_recv_ms = clock.now_ms()
+        try:
+            self._on_message(frame)
+        except Exception:
+            self.errors += 1
+            log.exception("%s/%s: message handler failed", self.venue, self.stream)
+
+    async def _receive(self, ws: Any, since_s: float) -> tuple[str, Any]:
+        """Read ``ws`` until it fails (returns ``(reason, None)``) or reaches ``max_age_s``
+        (returns ``("rotated", successor)``)."""
         pinger = asyncio.create_task(self._ping_loop(ws)) if self._ping_message else None
+        deadline_s = since_s + self.max_age_s if self.max_age_s else None
         try:
             while True:
+                wait_s = self.idle_timeout_s
+                if deadline_s is not None:
+                    left_s = deadline_s - clock.monotonic_s()
+                    if left_s <= 0:
+                        successor = await self._rotate(ws)
+                        if successor is not ws:
+                            return "rotated", successor
+                        deadline_s = clock.monotonic_s() + min(60.0, self.max_age_s or 60.0)  # retry later
+                        continue
+                    wait_s = min(wait_s, left_s)
                 try:
                     # a timeout scope, not wait_for: no extra task (and loop turn) per frame
-                    async with asyncio.timeout(self.idle_timeout_s):
+                    async with asyncio.timeout(wait_s):
                         frame = await ws.recv()
                 except TimeoutError:
-                    return f"idle for {self.idle_timeout_s}s"
+                    if deadline_s is not None and clock.monotonic_s() >= deadline_s:
+                        continue  # the age limit, not silence: rotate at the top of the loop
+                    return f"idle for {self.idle_timeout_s}s", None
                 except websockets.ConnectionClosed as exc:
-                    return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
-                self.last_recv_ms = clock.now_ms()
-                try:
-                    self._on_message(frame)
-                except Exception:
-                    self.errors += 1
-                    log.exception("%s/%s: message handler failed", self.venue, self.stream)
+                    return f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})", None
+                self._deliver(frame)
         finally:
             if pinger is not None:
                 pinger.cancel()

@@ -25,6 +25,7 @@ from exchanges.gateio.parse import cid_to_text
 from exchanges.gateio.rest import GateRest
 from exchanges.gateio.ws import GateStream
 from exchanges.models import (
+    Balance,
     BookTop,
     ConnectionEvent,
     MarketType,
@@ -42,6 +43,8 @@ from exchanges.venue import OrderRejected, OutcomeUnknown, VenueError, VenueList
 log = logging.getLogger(__name__)
 
 _HOT = (msgspec.DecodeError, msgspec.ValidationError)
+_UNIFIED_MODE = msgspec.json.Decoder(S.UnifiedMode)
+_UNIFIED_ACCOUNT = msgspec.json.Decoder(S.UnifiedAccount)
 PROVISIONAL_INFO_RETRY_S = 30.0  # retry rules built from a fallback (failed fee lookup) this often
 
 
@@ -104,6 +107,7 @@ class GateVenueBase:
         # served, but fetched again after PROVISIONAL_INFO_RETRY_S instead of cached for good
         self._info_provisional: dict[Symbol, float] = {}
         self._cid_to_vid: dict[str, str] = {}
+        self._account_mode: str | None = None  # Gate account mode, known after account_mode()
         self._started = False
         self.malformed_frames = 0
         self.subscribe_errors = 0
@@ -112,12 +116,41 @@ class GateVenueBase:
     # ---- lifecycle / listeners ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the HTTP session and measure the server-time offset (a failure is logged; the
-        offset is re-measured before the next signed request). Idempotent."""
+        """Open the HTTP session, measure the server-time offset (a failure is logged; the
+        offset is re-measured before the next signed request) and, with keys, detect the
+        account mode (classic or unified; a failure is logged and detection retried on first
+        use; refused keys surface as AuthError on the first private call). Idempotent."""
         await self.rest.start()
         if not self._started:
             self._started = True
             await self.rest.ensure_time()
+            if self.rest.has_keys:
+                try:
+                    await self.account_mode()
+                except VenueError as exc:
+                    log.warning("%s: account mode unknown for now (%s)", self.venue_id.value, exc)
+
+    async def account_mode(self) -> str:
+        """The Gate account mode from ``GET /unified/unified_mode`` (docs/venues.md 1.11):
+        ``classic``, or ``multi_currency`` / ``single_currency`` / ``portfolio`` (unified:
+        one balance pool for spot and futures, spot orders from ``account=unified``). Cached
+        once known; raises VenueError while it cannot be read (nothing is assumed)."""
+        if self._account_mode is None:
+            raw = await self.rest.private("GET", "/unified/unified_mode")
+            self._account_mode = decode(_UNIFIED_MODE, raw, "unified mode", self.venue_id.value).mode or C.CLASSIC_MODE
+            log.info("%s: account mode %s", self.venue_id.value, self._account_mode)
+        return self._account_mode
+
+    async def is_unified(self) -> bool:
+        """True when the account is in a unified mode (see :meth:`account_mode`)."""
+        return await self.account_mode() != C.CLASSIC_MODE
+
+    async def unified_balances(self) -> dict[str, Balance]:
+        """Balances of the unified pool (``GET /unified/accounts``): free = available,
+        locked = freeze."""
+        account = decode(_UNIFIED_ACCOUNT, await self.rest.private("GET", "/unified/accounts"), "unified account",
+                         self.venue_id.value)
+        return {cur: Balance(asset=cur, free=b.available, locked=b.freeze) for cur, b in account.balances.items()}
 
     async def close(self) -> None:
         for bs in self._books.values():

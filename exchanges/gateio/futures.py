@@ -6,12 +6,14 @@ strings and decoded from str or int (pitfall 8.1).
 REST (sections 1.7-1.10): contract ``/futures/usdt/contracts/{c}``, snapshot
 ``/futures/usdt/order_book?with_id=true``, orders ``/futures/usdt/orders`` (signed ``size``,
 ``tif`` gtc/ioc/poc/fok, ``reduce_only``, ``text``), trades ``/futures/usdt/my_trades``,
-account ``/futures/usdt/accounts``, positions, funding ``account_book?type=fund``.
+account ``/futures/usdt/accounts`` (unified mode: the pool's USDT, ``/unified/accounts``),
+positions, funding ``account_book?type=fund``.
 WS (section 2): ``futures.order_book_update`` (+ snapshot), ``futures.book_ticker`` (cross-check);
 private ``futures.orders`` / ``futures.usertrades`` / ``futures.positions`` with payload
-``[user_id, contract]``; ``user_id`` from ``GET /account/detail``. If that call fails the
-payload falls back to ``["!all"]`` [?] (the venue may refuse it; the refusal is logged and
-surfaces as a ConnectionEvent with ``stream="private"``).
+``[user_id, contract]`` (section 2.6: the user id always comes first, ``[user_id, "!all"]`` for
+every contract); ``user_id`` from ``GET /account/detail``, else from ``GET /spot/fee``
+(``user_id``). Without a user id nothing is subscribed: ``watch_user`` raises VenueError and
+the caller retries (a payload without it is refused by the venue).
 
 Recommended account mode: single (one-way) position mode (section 1.9 note).
 """
@@ -61,6 +63,7 @@ _POSITIONS = msgspec.json.Decoder(list[S.FuturesPosition])
 _ACCOUNT_BOOK = msgspec.json.Decoder(list[S.AccountBookEntry])
 _FUNDING_HISTORY = msgspec.json.Decoder(list[S.FundingRecord])
 _DETAIL = msgspec.json.Decoder(S.AccountDetail)
+_FEE_USER = msgspec.json.Decoder(S.AccountDetail)  # /spot/fee carries user_id too
 
 
 class GatePerpVenue(GateVenueBase):
@@ -128,27 +131,34 @@ class GatePerpVenue(GateVenueBase):
     # ---- private streams ----------------------------------------------------------------------
 
     async def user_id(self) -> str:
-        """Numeric user id from GET /account/detail (cached); ``""`` when unavailable."""
-        if self._user_id is None:
+        """Numeric user id (cached): ``GET /account/detail``, else ``GET /spot/fee``'s
+        ``user_id``. Raises AuthError on bad credentials, VenueError when neither answers."""
+        if self._user_id:
+            return self._user_id
+        errors: list[str] = []
+        for endpoint, decoder in (("/account/detail", _DETAIL), ("/spot/fee", _FEE_USER)):
             try:
-                detail = decode(_DETAIL, await self.rest.private("GET", "/account/detail"), "account detail",
-                                self.venue_id.value)
-                self._user_id = str(detail.user_id) if detail.user_id else ""
+                found = decode(decoder, await self.rest.private("GET", endpoint), endpoint, self.venue_id.value)
             except AuthError:
                 raise
             except VenueError as exc:
-                log.warning("%s: /account/detail failed (%s); private payloads use !all", self.venue_id.value, exc)
-                return ""
-        return self._user_id
+                errors.append(f"{endpoint}: {exc}")
+                continue
+            if found.user_id:
+                self._user_id = str(found.user_id)
+                return self._user_id
+            errors.append(f"{endpoint}: no user_id in the answer")
+        raise VenueError(f"futures private channels need the user id; {'; '.join(errors)}",
+                         venue=self.venue_id.value, code="NO_USER_ID")
 
     async def watch_user(self, symbol: Symbol) -> None:
-        """Subscribe ``futures.orders`` / ``usertrades`` / ``positions`` for the contract.
-        Raises AuthError without keys."""
+        """Subscribe ``futures.orders`` / ``usertrades`` / ``positions`` with ``[user_id,
+        contract]``. Raises AuthError without keys, VenueError when the user id is unknown
+        (nothing subscribed; call again)."""
         if not self.rest.has_keys:
             raise AuthError("watch_user needs API keys", venue=self.venue_id.value, code="NO_KEYS")
         await self.symbol_info(symbol)  # multiplier for fills/positions
-        uid = await self.user_id()
-        payload = [uid, symbol.gate] if uid else ["!all"]
+        payload = [await self.user_id(), symbol.gate]
         await self.stream.start()
         await self.stream.client.wait_connected(self.request_timeout_s)
         for channel in ("futures.orders", "futures.usertrades", "futures.positions"):
@@ -198,7 +208,8 @@ class GatePerpVenue(GateVenueBase):
         return self._cid_to_vid.get(client_order_id) or P.cid_to_text(client_order_id)
 
     async def cancel_order(self, symbol: Symbol, client_order_id: str) -> Order:
-        """DELETE /futures/usdt/orders/{id|text}. NotFound when unknown or already gone."""
+        """DELETE /futures/usdt/orders/{id|text}. NotFound when unknown or already final
+        (``ORDER_FINISHED``, docs/venues.md 1.12: "already gone", settled with ``get_order``)."""
         raw = await self.rest.private("DELETE", f"{_BASE}/orders/{self._order_ref(client_order_id)}")
         return P.perp_order(decode(_ORDER, raw, "cancel order", self.venue_id.value, after_write=True))
 
@@ -237,7 +248,11 @@ class GatePerpVenue(GateVenueBase):
         return [P.perp_order(o) for o in decode(_ORDERS, raw, "open orders", self.venue_id.value)]
 
     async def balances(self) -> dict[str, Balance]:
-        """The futures account as one Balance (USDT): free = available, locked = total - available."""
+        """The futures account as one Balance (USDT): free = available, locked = total - available;
+        in a unified mode the pool's USDT from ``/unified/accounts`` (docs/venues.md 1.11)."""
+        if await self.is_unified():
+            pool = await self.unified_balances()
+            return {"USDT": pool.get("USDT") or Balance(asset="USDT", free=Decimal(0), locked=Decimal(0))}
         account = decode(_ACCOUNT, await self.rest.private("GET", f"{_BASE}/accounts"), "account", self.venue_id.value)
         bal = P.perp_balance(account)
         return {bal.asset: bal}

@@ -11,12 +11,20 @@ pairs sent in that order; ``body`` is any msgspec-encodable object, encoded ONCE
 bytes are hashed and sent. Every signed request uses ``Timestamp`` = server time in seconds
 (local clock + the offset measured from ``/spot/time``).
 
-Errors (taxonomy of :mod:`exchanges.venue`): 429 or ``TOO_MANY_REQUESTS`` -> RateLimited;
+Errors (taxonomy of :mod:`exchanges.venue`; labels in :mod:`exchanges.gateio.constants`, from
+the venue's error table, docs/venues.md 1.12): 429 or a rate label -> RateLimited (the
+endpoint is held for ``Retry-After`` seconds when the answer has one, any letter case);
 5xx, timeout or transport failure -> OutcomeUnknown (for GETs this only means "no answer");
-``INVALID_KEY`` / ``INVALID_SIGNATURE`` / ``REQUEST_EXPIRED`` (and 401/403) -> AuthError;
-``ORDER_NOT_FOUND`` -> NotFound; other 4xx (``BALANCE_NOT_ENOUGH``, ``INVALID_PARAM_VALUE``,
-``ORDER_POC_IMMEDIATE``...) -> OrderRejected. Private calls without keys raise AuthError
-before sending.
+credentials labels (and 401/403) -> AuthError; ``ORDER_NOT_FOUND`` and the labels of an order
+that is already final (``ORDER_CLOSED``, ``ORDER_CANCELLED``, ``ORDER_FINISHED``) -> NotFound,
+the Venue protocol's "already gone" that callers settle by query; other 4xx
+(``BALANCE_NOT_ENOUGH``, ``INVALID_PARAM_VALUE``...) -> OrderRejected.
+``REQUEST_EXPIRED`` (the request time was refused) re-syncs the server-time offset; a GET is
+then sent once more, any other method raises OrderRejected (a definite refusal: a write is
+never sent twice). Private calls without keys raise AuthError before sending.
+
+Rate buckets are per endpoint template: ids in the path (``/spot/orders/123``,
+``/futures/usdt/positions/X_USDT/leverage``) become ``{id}`` (:func:`endpoint_template`).
 """
 
 from __future__ import annotations
@@ -31,13 +39,23 @@ from exchanges import clock
 from exchanges.gateio import constants as C
 from exchanges.gateio import schemas as S
 from exchanges.gateio.auth import rest_headers
-from exchanges.transport import HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http
+from exchanges.transport import HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http, retry_after_s
 from exchanges.venue import AuthError, OrderRejected, VenueError
 
 log = logging.getLogger(__name__)
 
 _ERROR_DECODER = msgspec.json.Decoder(S.ApiError)
 _TIME_DECODER = msgspec.json.Decoder(S.ServerTime)
+
+
+def endpoint_template(endpoint: str) -> str:
+    """``endpoint`` with every id segment replaced by ``{id}``: the segment after a collection
+    name of ``C.ID_COLLECTIONS`` (``/spot/orders/123`` -> ``/spot/orders/{id}``)."""
+    parts = endpoint.split("/")
+    for i in range(1, len(parts)):
+        if parts[i - 1] in C.ID_COLLECTIONS and parts[i]:
+            parts[i] = "{id}"
+    return "/".join(parts)
 
 
 class GateRest:
@@ -126,8 +144,22 @@ class GateRest:
         if not self.has_keys:
             raise AuthError(f"{method} {endpoint} needs API keys (none configured)", venue=self.venue, code="NO_KEYS")
         await self.ensure_time()
-        return await self._send(method, endpoint, params, body, signed=True, rate_keys=rate_keys,
-                                expires_ms=expires_ms)
+        try:
+            return await self._send(method, endpoint, params, body, signed=True, rate_keys=rate_keys,
+                                    expires_ms=expires_ms)
+        except VenueError as exc:
+            if exc.code not in C.TIME_LABELS:
+                raise
+            log.warning("%s: %s %s: request time refused (%s); re-syncing the server time offset",
+                        self.venue, method, endpoint, exc.code)
+            try:
+                await self.sync_time()
+            except VenueError as sync_exc:
+                log.warning("%s: time re-sync failed (%s)", self.venue, sync_exc)
+            if method != "GET":  # a definite refusal; never send a write twice
+                raise OrderRejected(f"{method} {endpoint}: request time refused ({exc.code}); clock re-synced",
+                                    venue=self.venue, code=exc.code) from exc
+            return await self._send(method, endpoint, params, body, signed=True, rate_keys=rate_keys)
 
     async def _send(
         self,
@@ -141,8 +173,7 @@ class GateRest:
         expires_ms: int = 0,
     ) -> bytes:
         # a path template key keeps per-endpoint buckets bounded (ids are not part of the key)
-        template = endpoint.split("/t-")[0] if "/t-" in endpoint else endpoint
-        ep_key = self._endpoint_key(method, template)
+        ep_key = self._endpoint_key(method, endpoint_template(endpoint))
         await self.limiter.acquire(ep_key, *rate_keys, max_wait_s=C.LIMITER_MAX_WAIT_S)
         query = urlencode(params or [])
         body_bytes = S.ENCODER.encode(body) if body is not None else b""
@@ -172,14 +203,14 @@ class GateRest:
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass
         if resp.status == 429 or label in C.RATE_LABELS:
-            self.limiter.penalize(ep_key, C.RATE_LIMIT_PENALTY_S)
+            self.limiter.penalize(ep_key, retry_after_s(resp, C.RATE_LIMIT_PENALTY_S))
         raise_for_http(
             self.venue,
             resp.status,
             label,
             f"{method} {endpoint}: {message}",
             auth_codes=C.AUTH_LABELS,
-            not_found_codes=C.NOT_FOUND_LABELS,
+            not_found_codes=C.NOT_FOUND_LABELS | C.ORDER_FINAL_LABELS,
             rate_codes=C.RATE_LABELS,
             unknown_codes=C.UNKNOWN_LABELS,
         )

@@ -156,6 +156,25 @@ class SpotAccount(msgspec.Struct):
     locked: Decimal = ZERO
 
 
+class UnifiedMode(msgspec.Struct):
+    """GET /unified/unified_mode: ``classic`` or a unified mode (docs/venues.md 1.11)."""
+
+    mode: str = "classic"
+
+
+class UnifiedBalance(msgspec.Struct):
+    """One currency of GET /unified/accounts ``balances``."""
+
+    available: Decimal = ZERO
+    freeze: Decimal = ZERO
+
+
+class UnifiedAccount(msgspec.Struct):
+    """GET /unified/accounts: the balance pool spot and futures share in unified mode."""
+
+    balances: dict[str, UnifiedBalance] = {}
+
+
 class SpotBalanceWs(msgspec.Struct):
     """WS spot.balances item; ``freeze`` is absent on old frames (then total - available)."""
 

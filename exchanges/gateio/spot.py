@@ -7,9 +7,11 @@ REST (docs/exchange_apis.md section 1): symbol rules ``/spot/currency_pairs/{pai
 WS (section 2): ``spot.order_book_update`` (+ REST snapshot) and ``spot.book_ticker`` (cross-check
 only); private ``spot.orders``, ``spot.usertrades``, ``spot.balances``.
 
-Known limits: unified-account users trade from ``account=unified`` (not supported: orders are
-sent with ``account=spot``); ``open_orders`` and the finished-order lookup read the first page
-(100 orders).
+Account modes (docs/venues.md 1.11): the mode is read at start (``GET /unified/unified_mode``);
+in a unified mode orders go out with ``account=unified`` and balances come from
+``GET /unified/accounts`` (the pool spot and futures share), in classic mode ``account=spot`` and
+``/spot/accounts``. Known limits: ``open_orders`` and the finished-order lookup read the first
+page (100 orders).
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class GateSpotVenue(GateVenueBase):
             "text": text,
             "currency_pair": pair,
             "type": request.order_type.value,
-            "account": "spot",
+            "account": C.UNIFIED_ACCOUNT if await self.is_unified() else C.SPOT_ACCOUNT,
             "side": request.side.value,
             "amount": P.dec_str(qty),
         }
@@ -177,7 +179,9 @@ class GateSpotVenue(GateVenueBase):
         return self._cid_to_vid.get(client_order_id) or P.cid_to_text(client_order_id)
 
     async def cancel_order(self, symbol: Symbol, client_order_id: str) -> Order:
-        """DELETE /spot/orders/{id|text}?currency_pair=. NotFound when unknown or already gone."""
+        """DELETE /spot/orders/{id|text}?currency_pair=. NotFound when unknown or already final
+        (``ORDER_CLOSED`` / ``ORDER_CANCELLED``, docs/venues.md 1.12: the Venue protocol's
+        "already gone", which callers settle with ``get_order``)."""
         raw = await self.rest.private(
             "DELETE", f"/spot/orders/{self._order_ref(client_order_id)}", [("currency_pair", symbol.gate)]
         )
@@ -220,6 +224,9 @@ class GateSpotVenue(GateVenueBase):
         return [P.spot_order(o) for o in decode(_ORDERS, raw, "open orders", self.venue_id.value)]
 
     async def balances(self) -> dict[str, Balance]:
+        """Spot balances by asset: the unified pool in a unified mode, else ``/spot/accounts``."""
+        if await self.is_unified():
+            return await self.unified_balances()
         raw = await self.rest.private("GET", "/spot/accounts")
         return {
             a.currency: Balance(asset=a.currency, free=a.available, locked=a.locked)

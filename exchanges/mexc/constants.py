@@ -24,6 +24,7 @@ PATH_OPEN_ORDERS = "/api/v3/openOrders"
 PATH_ACCOUNT = "/api/v3/account"
 PATH_MY_TRADES = "/api/v3/myTrades"
 PATH_USER_DATA_STREAM = "/api/v3/userDataStream"
+PATH_TRADE_FEE = "/api/v3/tradeFee"  # the account's own maker/taker rates (docs/venues.md 3.5)
 
 HEADER_API_KEY = "X-MEXC-APIKEY"  # section 3.1
 
@@ -48,6 +49,7 @@ ENDPOINT_WEIGHTS: dict[str, int] = {
     PATH_ACCOUNT: 10,
     PATH_MY_TRADES: 10,
     PATH_USER_DATA_STREAM: 1,
+    PATH_TRADE_FEE: 20,
 }
 # Section 3.5: GET /api/v3/account is limited to 2 requests/s on its own.
 ACCOUNT_MAX_PER_S = 2
@@ -55,6 +57,10 @@ ACCOUNT_MAX_PER_S = 2
 # ---- websocket (section 4) --------------------------------------------------
 WS_PING_INTERVAL_S = 20.0  # PYMEXC pings every 20 s; server drops after 60 s silence
 WS_MAX_SUBSCRIPTIONS = 30
+# Section 4.1: a connection lives at most 24 h. Replace it 10 minutes before that, with the
+# successor subscribed before the old socket closes (exchanges.transport.WsClient max_age_s).
+WS_MAX_CONNECTION_S = 24 * 3600.0
+WS_ROTATE_AFTER_S = WS_MAX_CONNECTION_S - 600.0
 LISTEN_KEY_KEEPALIVE_S = 30 * 60.0  # key lives 60 min; extend every ~30 min (section 3.6)
 
 # Aggregation interval of the public aggre topics (section 4.3: "100ms" or "10ms").
@@ -103,13 +109,25 @@ WS_ORDER_TIF: dict[int, TimeInForce] = {
     4: TimeInForce.FOK,
 }
 
-# ---- error codes (section 3.5, CCXT mexc.py exceptions) ---------------------
-# 700002 bad signature, 700003 timestamp outside recvWindow, 10072 invalid key
-# (section 3.5); 700001 key format, 700006 IP not whitelisted, 700007 no
-# permission [?] (MDOC error table, not in our research doc): all fatal for a task.
-AUTH_ERROR_CODES = frozenset({700001, 700002, 700003, 700006, 700007, 10072})
+# ---- error codes (docs/venues.md 3.7: the venue's "Error Code" table) --------
+# Credentials and permissions, fatal for a task: 400 api key required, 401 no authority,
+# 602 signature verification failed, 10072 invalid access key, 700001 key format,
+# 700002 bad signature, 700006 IP not whitelisted, 700007 no permission, 70011 pair
+# trading banned for the key, 60005 account abnormal.
+AUTH_ERROR_CODES = frozenset({400, 401, 602, 700001, 700002, 700006, 700007, 10072, 70011, 60005})
+# Request-time refusals (700003 timestamp outside recvWindow, 10073 invalid Request-Time):
+# resync the server-time offset; a read is retried once, a write is a definite refusal.
+TIME_ERROR_CODES = frozenset({700003, 10073})
+# HTTP statuses (docs/venues.md 3.1): 418 = IP banned until Retry-After (2 min to 3 days),
+# 429 = rate limit (Retry-After s to wait), 403 = WAF limit (a rate problem, not credentials).
+IP_BAN_STATUS = 418
+WAF_STATUS = 403
+IP_BAN_DEFAULT_S = 120.0  # when a 418 carries no Retry-After: the shortest documented ban
+WAF_BACKOFF_S = 5.0  # [?] the WAF block has no documented length
 NOT_FOUND_ERROR_CODES = frozenset({-2011, -2013})
-BAD_SYMBOL_ERROR_CODES = frozenset({-1121, 10007})
+BAD_SYMBOL_ERROR_CODES = frozenset({-1121, 10007, 30014, 30021, 730001})
+RATE_ERROR_CODES = frozenset({429})
+UNKNOWN_ERROR_CODES = frozenset({500, 503, 504})  # internal error / unavailable / gateway time-out
 # Everything else that comes back as a 4xx with a code is a definitive refusal,
 # e.g. 30004 insufficient balance, 30002 below minimum volume, 30005/30087
 # invalid order/price, 30016 trading disabled, 30029 too many open orders.

@@ -179,6 +179,20 @@ class ListenKey(msgspec.Struct):
     listenKey: str = ""
 
 
+class TradeFeeRates(msgspec.Struct):
+    """The account's own rates as ratios (JSON numbers in the venue's example, decoded
+    straight to Decimal, never through float)."""
+
+    makerCommission: Decimal | None = None
+    takerCommission: Decimal | None = None
+
+
+class TradeFee(msgspec.Struct):
+    """``GET /api/v3/tradeFee`` answer: ``{"data": {...}, "code": 0, "msg": "success"}``."""
+
+    data: TradeFeeRates = msgspec.field(default_factory=TradeFeeRates)
+
+
 # ---- conversions ----------------------------------------------------------------------------
 
 
@@ -221,6 +235,14 @@ def symbol_info_from(rules: SymbolRules, symbol: Symbol) -> SymbolInfo:
         taker_fee_rate=to_decimal(rules.takerCommission, default_fee),
         tradable=tradable,
     )
+
+
+def with_account_fees(info: SymbolInfo, fee: TradeFeeRates) -> SymbolInfo:
+    """``info`` with the account's own maker/taker rates (``GET /api/v3/tradeFee``);
+    a rate the answer lacks keeps the exchangeInfo value."""
+    maker = fee.makerCommission if fee.makerCommission is not None else info.maker_fee_rate
+    taker = fee.takerCommission if fee.takerCommission is not None else info.taker_fee_rate
+    return msgspec.structs.replace(info, maker_fee_rate=maker, taker_fee_rate=taker)
 
 
 def levels_from(rows: list[list[Num]]) -> list[tuple[Decimal, Decimal]]:
@@ -314,6 +336,7 @@ def balances_from(account: Account) -> dict[str, Balance]:
 
 # Decoders built once (STYLE.md).
 DEC_ERROR = msgspec.json.Decoder(ApiError)
+DEC_TRADE_FEE = msgspec.json.Decoder(TradeFee)
 DEC_TIME = msgspec.json.Decoder(ServerTime)
 DEC_EXCHANGE_INFO = msgspec.json.Decoder(ExchangeInfo)
 DEC_DEPTH = msgspec.json.Decoder(DepthSnapshot)

@@ -5,18 +5,31 @@ each returns the venue's wire struct from :mod:`exchanges.mexc.parse`.
 Every parameter travels in the query string with an empty body, and the exact
 query string that is signed is the one sent (section 3.2).
 
-Errors (section 3.5 codes, :func:`exchanges.transport.raise_for_http`):
-429 -> RateLimited (the endpoint's bucket is drained for ``Retry-After``);
-5xx, timeout, transport failure, unreadable 2xx body -> OutcomeUnknown (never
-re-sent); codes 700002/700003/10072/... or 401/403 -> AuthError; -2011/-2013
-(unknown order) and -1121 (bad symbol) -> NotFound; any other 4xx -> OrderRejected.
-A 700003 (timestamp outside recvWindow) is a definite refusal: the time offset
-is re-synced and the request is sent once more with a fresh timestamp.
+Errors (docs/venues.md 3.1 and 3.7, :func:`exchanges.transport.raise_for_http`):
+
+* 429 -> RateLimited; the endpoint's bucket is drained for ``Retry-After``
+  seconds (header name in any letter case).
+* 418 (IP ban) -> RateLimited ``code="418"``, and EVERY later request to the
+  venue is held (refused locally with RateLimited ``code="IP_BANNED"``, nothing
+  sent) until the ban's ``Retry-After`` has passed; the ban is logged and
+  reported to ``on_ban(until_ms, detail)``.
+* 403 (WAF limit) -> RateLimited ``code="403"`` for the endpoint, not an
+  authentication error (unless the body carries a credentials code).
+* 5xx, timeout, transport failure, unreadable 2xx body -> OutcomeUnknown (never
+  re-sent).
+* credentials codes (602, 700002, 10072, ...; ``C.AUTH_ERROR_CODES``) or 401 ->
+  AuthError; -2011/-2013 (unknown order) and bad-symbol codes -> NotFound; any
+  other 4xx -> OrderRejected.
+* 700003 / 10073 (request time refused) re-sync the server-time offset; a GET
+  is then sent once more with a fresh timestamp, any other method is a
+  definite refusal (OrderRejected with that code: nothing was executed, and a
+  write is never sent twice by this layer).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -25,15 +38,18 @@ from exchanges import clock
 from exchanges.mexc import constants as C
 from exchanges.mexc import parse as P
 from exchanges.mexc.auth import encode_query, signed_query
-from exchanges.transport import HttpResponse, HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http
-from exchanges.venue import AuthError, OrderRejected, OutcomeUnknown
+from exchanges.transport import HttpResponse, HttpTransport, RateLimiter, ServerTimeOffset, raise_for_http, retry_after_s
+from exchanges.venue import OrderRejected, OutcomeUnknown, RateLimited, VenueError
+from exchanges.venue import AuthError
 
 log = logging.getLogger(__name__)
 
 _AUTH_CODES = frozenset(str(c) for c in C.AUTH_ERROR_CODES)
 _NOT_FOUND_CODES = frozenset(str(c) for c in C.NOT_FOUND_ERROR_CODES | C.BAD_SYMBOL_ERROR_CODES)
+_RATE_CODES = frozenset(str(c) for c in C.RATE_ERROR_CODES)
+_UNKNOWN_CODES = frozenset(str(c) for c in C.UNKNOWN_ERROR_CODES)
+_TIME_CODES = frozenset(str(c) for c in C.TIME_ERROR_CODES)
 _TIME_SYNC_MAX_AGE_S = 600.0
-_TIMESTAMP_CODE = "700003"
 
 
 class MexcRest:
@@ -60,6 +76,10 @@ class MexcRest:
         # One bucket per endpoint (method + path), sized RATE_LIMIT_WEIGHT / weight per window.
         self.limiter = RateLimiter(C.VENUE_NAME)
         self.limiter.add("account/s", C.ACCOUNT_MAX_PER_S, 1.0)
+        #: monotonic time until which the venue has banned our IP (HTTP 418); 0 = none
+        self.banned_until_s = 0.0
+        #: called as ``on_ban(until_ms, detail)`` when a 418 arrives (the venue reports it)
+        self.on_ban: Callable[[int, str], None] | None = None
 
     def __repr__(self) -> str:  # never show secrets
         return f"MexcRest({self.base_url!r}, keys={'yes' if self.has_keys else 'no'})"
@@ -104,20 +124,30 @@ class MexcRest:
                 await self.sync_time()
             except OutcomeUnknown as exc:
                 log.warning("MEXC time sync failed (%s); using last offset %d ms", exc, self.time.offset_ms)
+        window = 0
         if expires_ms:
             window = expires_ms - clock.now_ms()
             if window <= 0:
                 raise OrderRejected(f"MEXC {method} {path}: request deadline passed before sending",
                                     venue=C.VENUE_NAME, code="DEADLINE_PASSED", local=True)
-            return await self._send(method, path, self._sign(params, min(window, C.MAX_RECV_WINDOW_MS)), signed=True)
         try:
-            return await self._send(method, path, self._sign(params), signed=True)
-        except AuthError as exc:
-            if exc.code != _TIMESTAMP_CODE:
+            return await self._send(method, path, self._sign(params, min(window, C.MAX_RECV_WINDOW_MS)), signed=True)
+        except VenueError as exc:
+            if exc.code not in _TIME_CODES:
                 raise
-            log.warning("MEXC %s %s: timestamp outside recvWindow; re-syncing time and retrying once", method, path)
-            await self.sync_time()
+            await self._resync_after_time_refusal(method, path, exc)
+            if method != "GET":  # a definite refusal; never send a write twice
+                raise OrderRejected(f"MEXC {method} {path}: request time refused ({exc.code}); clock re-synced",
+                                    venue=C.VENUE_NAME, code=exc.code) from exc
             return await self._send(method, path, self._sign(params), signed=True)
+
+    async def _resync_after_time_refusal(self, method: str, path: str, exc: VenueError) -> None:
+        log.warning("MEXC %s %s: request time refused (%s); re-syncing the server time offset", method, path,
+                    exc.code)
+        try:
+            await self.sync_time()
+        except VenueError as sync_exc:
+            log.warning("MEXC time re-sync failed (%s); offset stays %d ms", sync_exc, self.time.offset_ms)
 
     def signed_query(self, params: list[tuple[str, str]] | None = None) -> str:
         """The exact signed query string a signed request would send now (for tests/diagnostics)."""
@@ -130,6 +160,10 @@ class MexcRest:
         return query
 
     async def _send(self, method: str, path: str, query: str, *, signed: bool) -> bytes:
+        ban_left_s = self.banned_until_s - clock.monotonic_s()
+        if ban_left_s > 0:
+            raise RateLimited(f"MEXC {method} {path}: IP banned by the venue for {ban_left_s:.0f} s more; not sent",
+                              venue=C.VENUE_NAME, code="IP_BANNED", retry_after_s=ban_left_s)
         key = f"{method} {path}"
         if not self.limiter.has(key):
             weight = C.ENDPOINT_WEIGHTS.get(path, 1)
@@ -144,11 +178,28 @@ class MexcRest:
         if 200 <= resp.status < 300 and not code:
             return resp.body
         status = resp.status if resp.status >= 300 else 400  # error object inside a 200
-        if status == 429:
-            retry_after_s = P.to_int(resp.headers.get("Retry-After"), 0) or C.RATE_LIMIT_WINDOW_S
-            self.limiter.penalize(f"{method} {path}", float(retry_after_s))
-        raise_for_http(C.VENUE_NAME, status, code, f"{method} {path}: {msg}",
-                       auth_codes=_AUTH_CODES, not_found_codes=_NOT_FOUND_CODES)
+        key = f"{method} {path}"
+        if status == C.IP_BAN_STATUS:
+            wait_s = retry_after_s(resp, C.IP_BAN_DEFAULT_S)
+            self.banned_until_s = clock.monotonic_s() + wait_s
+            until_ms = clock.now_ms() + int(wait_s * 1000)
+            detail = f"MEXC banned this IP (HTTP 418) for {wait_s:.0f} s: every request is held until then"
+            log.error("%s (%s %s: %s)", detail, method, path, msg)
+            if self.on_ban is not None:
+                self.on_ban(until_ms, detail)
+            raise RateLimited(f"{key}: HTTP 418 {msg}", venue=C.VENUE_NAME, code="418", retry_after_s=wait_s)
+        if status == 429 or code in _RATE_CODES:
+            wait_s = retry_after_s(resp, C.RATE_LIMIT_WINDOW_S)
+            self.limiter.penalize(key, wait_s)
+            raise RateLimited(f"{key}: HTTP {status} {code} {msg}".strip(), venue=C.VENUE_NAME, code=code or "429",
+                              retry_after_s=wait_s)
+        if status == C.WAF_STATUS and code not in _AUTH_CODES:
+            wait_s = retry_after_s(resp, C.WAF_BACKOFF_S)
+            self.limiter.penalize(key, wait_s)
+            raise RateLimited(f"{key}: HTTP 403 (WAF limit) {msg}", venue=C.VENUE_NAME, code="403",
+                              retry_after_s=wait_s)
+        raise_for_http(C.VENUE_NAME, status, code, f"{key}: {msg}",
+                       auth_codes=_AUTH_CODES, not_found_codes=_NOT_FOUND_CODES, unknown_codes=_UNKNOWN_CODES)
         raise AssertionError("unreachable")  # raise_for_http always raises
 
     # ---- endpoints ----------------------------------------------------------------------
@@ -189,6 +240,11 @@ class MexcRest:
     async def my_trades(self, venue_symbol: str, venue_order_id: str) -> list[P.MyTrade]:
         body = await self.signed("GET", C.PATH_MY_TRADES, [("symbol", venue_symbol), ("orderId", venue_order_id)])
         return _decode(P.DEC_TRADES, body, "GET", C.PATH_MY_TRADES)
+
+    async def trade_fee(self, venue_symbol: str) -> P.TradeFeeRates:
+        """The account's own maker/taker rates for one symbol (``GET /api/v3/tradeFee``)."""
+        body = await self.signed("GET", C.PATH_TRADE_FEE, [("symbol", venue_symbol)])
+        return _decode(P.DEC_TRADE_FEE, body, "GET", C.PATH_TRADE_FEE).data
 
     async def create_listen_key(self) -> str:
         body = await self.signed("POST", C.PATH_USER_DATA_STREAM)

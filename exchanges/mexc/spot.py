@@ -62,6 +62,8 @@ from exchanges.venue import NotFound, OrderRejected, OutcomeUnknown, RateLimited
 
 log = logging.getLogger(__name__)
 
+PROVISIONAL_INFO_RETRY_S = 30.0  # rules built without the account's fees are fetched again this often
+
 
 def round_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_FLOOR) -> Decimal:
     """``value`` rounded to a multiple of ``step`` (down by default)."""
@@ -88,6 +90,7 @@ class MexcSpotVenue:
         request_timeout_s: float = 5.0,
         recv_window_ms: int = 5000,
         book_interval: str = C.DEFAULT_BOOK_INTERVAL,
+        ws_max_age_s: float = C.WS_ROTATE_AFTER_S,
     ) -> None:
         if book_interval not in C.BOOK_INTERVALS:
             raise ValueError(f"book_interval must be one of {C.BOOK_INTERVALS}, got {book_interval!r}")
@@ -95,8 +98,11 @@ class MexcSpotVenue:
         self.book_interval = book_interval
         self.rest = MexcRest(rest_url=rest_url, api_key=api_key, api_secret=api_secret,
                              request_timeout_s=request_timeout_s, recv_window_ms=recv_window_ms)
+        self.rest.on_ban = self._on_ip_ban
+        self.ws_max_age_s = ws_max_age_s  # connections are replaced before the venue's 24 h limit
         self._listeners: list[VenueListener] = []
         self._infos: dict[str, SymbolInfo] = {}
+        self._info_provisional: dict[str, float] = {}  # venue symbol -> monotonic time of a fee fallback
         self._symbols: dict[str, Symbol] = {}
         self.books = MexcBooks(self.rest, self._emit)
         self._public: MexcWsConnection | None = None
@@ -147,15 +153,27 @@ class MexcSpotVenue:
     # ---- market data ----------------------------------------------------------------
 
     async def symbol_info(self, symbol: Symbol) -> SymbolInfo:
-        """Rules from ``GET /api/v3/exchangeInfo?symbol=`` (section 3.3), cached.
-        Raises NotFound for an unknown symbol."""
+        """Rules from ``GET /api/v3/exchangeInfo?symbol=`` (section 3.3) with, when keys
+        exist, the account's own fee rates from ``GET /api/v3/tradeFee`` (section 3.5;
+        exchangeInfo's commissions are the venue's defaults). Cached; rules whose fee lookup
+        failed use exchangeInfo's rates and are fetched again after
+        ``PROVISIONAL_INFO_RETRY_S``. Raises NotFound for an unknown symbol."""
         info = self._infos.get(symbol.mexc)
-        if info is not None:
+        fetched_s = self._info_provisional.get(symbol.mexc)
+        if info is not None and (fetched_s is None or clock.monotonic_s() - fetched_s < PROVISIONAL_INFO_RETRY_S):
             return info
         data = await self.rest.exchange_info(symbol.mexc)
         for rules in data.symbols:
             if rules.symbol == symbol.mexc:
                 info = P.symbol_info_from(rules, symbol)
+                self._info_provisional.pop(symbol.mexc, None)
+                if self.rest.has_keys:
+                    try:
+                        info = P.with_account_fees(info, await self.rest.trade_fee(symbol.mexc))
+                    except VenueError as exc:
+                        log.warning("MEXC %s: /api/v3/tradeFee failed (%s); using exchangeInfo rates for now",
+                                    symbol.mexc, exc)
+                        self._info_provisional[symbol.mexc] = clock.monotonic_s()
                 self._infos[symbol.mexc] = info
                 self._symbols[symbol.mexc] = symbol
                 return info
@@ -177,8 +195,14 @@ class MexcSpotVenue:
     def _public_conn(self) -> MexcWsConnection:
         if self._public is None:
             self._public = MexcWsConnection(self.ws_url, stream="public", on_push=self._on_public_push,
-                                            on_state=self._on_public_state, on_alive=self.books.on_alive)
+                                            on_state=self._on_public_state, on_alive=self.books.on_alive,
+                                            max_age_s=self.ws_max_age_s)
         return self._public
+
+    def _on_ip_ban(self, until_ms: int, detail: str) -> None:
+        """HTTP 418: report the ban (every request is held by the REST layer until ``until_ms``)."""
+        self._emit(ConnectionEvent(venue=self.venue_id, stream="rest", connected=False,
+                                   detail=f"{detail} (until {until_ms} ms)"))
 
     def _on_public_state(self, connected: bool, detail: str) -> None:
         self.books.on_connection(connected, detail)
@@ -207,7 +231,7 @@ class MexcSpotVenue:
         self._symbols[symbol.mexc] = symbol
         if self.user is None:
             self.user = MexcUserStream(self.rest, self.ws_url, on_push=self._on_private_push,
-                                       on_state=self._on_private_state)
+                                       on_state=self._on_private_state, ws_max_age_s=self.ws_max_age_s)
         try:
             await self.user.start()
         except VenueError:

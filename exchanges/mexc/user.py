@@ -48,8 +48,10 @@ class MexcUserStream:
         retry_backoff_max_s: float = 30.0,
         ws_backoff_initial_s: float = 0.5,
         ws_backoff_max_s: float = 30.0,
+        ws_max_age_s: float | None = C.WS_ROTATE_AFTER_S,
     ) -> None:
         self._rest = rest
+        self._ws_max_age_s = ws_max_age_s
         self._ws_url = ws_url
         self._on_push = on_push
         self._on_state = on_state
@@ -81,6 +83,7 @@ class MexcUserStream:
         self.conn = MexcWsConnection(
             listen_url(self._ws_url, self.listen_key), stream="private", on_push=self._on_push,
             on_state=self._state, backoff_initial_s=self._ws_backoff[0], backoff_max_s=self._ws_backoff[1],
+            max_age_s=self._ws_max_age_s,
         )
         try:
             for topic in C.PRIVATE_TOPICS:

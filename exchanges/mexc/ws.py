@@ -7,7 +7,9 @@ Protocol (docs/exchange_apis.md sections 4.1-4.3): JSON text frames for control
 ``PushDataV3ApiWrapper``. At most 30 topics per connection.
 
 Reconnect, backoff and idle detection come from :class:`exchanges.transport.WsClient`;
-every (re)connect re-sends all subscriptions. Malformed frames are counted in
+every (re)connect re-sends all subscriptions. A connection is replaced after
+``max_age_s`` (default ``C.WS_ROTATE_AFTER_S``, ten minutes before the venue's
+24 h limit, section 4.1), the successor subscribed before the old one closes. Malformed frames are counted in
 ``malformed`` and logged at debug level, never raised.
 """
 
@@ -64,6 +66,7 @@ class MexcWsConnection:
         idle_timeout_s: float = 45.0,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        max_age_s: float | None = C.WS_ROTATE_AFTER_S,
     ) -> None:
         self.stream = stream
         self._on_push = on_push
@@ -79,6 +82,7 @@ class MexcWsConnection:
             on_connect=self._on_connect, on_disconnect=self._on_disconnect,
             ping_message=lambda: _PING_TEXT, ping_interval_s=ping_interval_s,
             idle_timeout_s=idle_timeout_s, backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s,
+            max_age_s=max_age_s,
         )
 
     @property

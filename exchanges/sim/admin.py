@@ -25,9 +25,9 @@
   to the sockets in the next loop iteration). With an order's ``recv_perf_ns`` from
   ``GET /_sim/orders`` a benchmark gets publish -> order-received latency. ``book_log`` entries
   also carry ``pushed_perf_ns``: when the change was handed to the venue's public stream (its
-  frames queued to every connection) -- ``fanout_done_perf_ns`` on Gate (pushed at once), on
-  MEXC the first aggregated push that carried it or a later state of that book (``aggre``
-  topics are sent once per 10/100 ms interval); null if not pushed yet.
+  frames queued to every connection): the first merged push that carried it or a later state
+  of that book (Gate ``order_book_update`` and MEXC ``aggre`` topics are sent once per
+  subscribed interval, 20/100 ms on Gate, 10/100 ms on MEXC); null if not pushed yet.
 * ``POST /_sim/replay`` ``{"resume": true}`` / ``{"pause": ["gate_spot"]}``; with
   ``"symbols": ["NEIRO001", ...]`` only those symbols' books are paused/resumed (``"pause"``
   venues, or every venue when resuming; ``"resume_venues": [...]`` narrows a resume). Unknown
@@ -50,16 +50,14 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import SimError, SimOrder
-from exchanges.sim.gate_common import fmt
+from exchanges.sim.engine.types import SimError, SimOrder
+from exchanges.sim.gate.common import fmt
 
 BOOK_LOG_SIZE = 1000
 
 
 def _with_push_time(entry: dict, push_log: deque) -> dict:
     """``entry`` + ``pushed_perf_ns`` (see the module doc)."""
-    if entry["venue"] != VenueId.MEXC_SPOT.value:  # Gate channels push at once: frames queued in set_book
-        return dict(entry, pushed_perf_ns=entry["fanout_done_perf_ns"])
     pushed = next((ns for venue, symbol, last_id, ns in push_log
                    if venue == entry["venue"] and symbol == entry["symbol"] and last_id >= entry["update_id"]
                    and ns >= entry["publish_perf_ns"]), None)

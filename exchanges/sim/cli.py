@@ -10,17 +10,17 @@ running / not running, 2 unknown scenario or symbol, bad option values, or
 paper mode that cannot start.
 
 ``--paper SYMBOL``: paper mode, books fed from the venues' live public data
-(:mod:`exchanges.sim.paper`); URLs overridable with ``--paper-endpoints`` or
+(:mod:`exchanges.sim.recording.paper`); URLs overridable with ``--paper-endpoints`` or
 ``$ARB_SIM_PAPER_ENDPOINTS`` (JSON object, keys of
-``exchanges.sim.record.DEFAULT_ENDPOINTS``). ``--start-usdt`` sets the USDT
+``exchanges.sim.recording.record.DEFAULT_ENDPOINTS``). ``--start-usdt`` sets the USDT
 each venue account of a NEW sim account starts with (default: the scenario
 header's ``starting_balances``, else 1,000,000 per venue; a persisted account
 keeps its balances -- ``sim reset`` deletes the persisted state).
 ``--alias-symbols N`` serves the recording under N symbol names (the
-recording's symbol plus e.g. NEIRO001 ... NEIRO<N-1>; :mod:`exchanges.sim.aliases`).
+recording's symbol plus e.g. NEIRO001 ... NEIRO<N-1>; :mod:`exchanges.sim.recording.aliases`).
 
 ``record --symbol SYM --minutes N --out FILE`` delegates to
-:mod:`exchanges.sim.record` (SIM-EDGE).
+:mod:`exchanges.sim.recording.record` (SIM-EDGE).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _starting_balances(args: argparse.Namespace) -> dict | None:
 
 
 async def _serve(args: argparse.Namespace, home: Path) -> int:
-    from exchanges.sim.paper import paper_endpoints
+    from exchanges.sim.recording.paper import paper_endpoints
     from exchanges.sim.server import PROCESS_DEFAULT_BALANCES, ScenarioError, SimServer
 
     try:
@@ -166,9 +166,9 @@ def sim_main(args: argparse.Namespace) -> int:
 
 
 def record_main(args: argparse.Namespace) -> int:
-    """Entry of the ``record`` subcommand (implemented in exchanges.sim.record)."""
+    """Entry of the ``record`` subcommand (implemented in exchanges.sim.recording.record)."""
     try:
-        from exchanges.sim import record
+        from exchanges.sim.recording import record
     except ImportError as exc:
         print(f"error: recording is not available: {exc}", file=sys.stderr)
         return 2
@@ -179,7 +179,7 @@ def record_main(args: argparse.Namespace) -> int:
             if asyncio.iscoroutine(result):
                 result = asyncio.run(result)
             return int(result or 0)
-    print("error: exchanges.sim.record has no entry point", file=sys.stderr)
+    print("error: exchanges.sim.recording.record has no entry point", file=sys.stderr)
     return 2
 
 

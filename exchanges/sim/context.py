@@ -24,8 +24,8 @@ class SimContext:
     scenario: str = ""
     started_ms: int = field(default_factory=clock.now_ms)
     shutdown_requested: bool = False
-    replayer: Any = None  # exchanges.sim.replay.Replayer when replaying
-    paper_feed: Any = None  # exchanges.sim.paper.PaperFeed in paper mode
+    replayer: Any = None  # exchanges.sim.recording.replay.Replayer when replaying
+    paper_feed: Any = None  # exchanges.sim.recording.paper.PaperFeed in paper mode
     #: (venue, symbol, last update id, perf_counter_ns) of each aggregated public push (MEXC
     #: ``aggre`` topics are sent once per interval, not at once): when a book change actually
     #: left the simulator; read by ``GET /_sim/book_log`` (``pushed_perf_ns``).

@@ -141,13 +141,13 @@ def ensure_sim_running(home: Path, scenario: str | None = None, speed: float = 1
     scenario is unknown (the simulator exits 2 and lists the scenarios).
 
     ``paper_symbol`` starts it in paper mode (books from the venues' live public
-    data, :mod:`exchanges.sim.paper`); ``paper_endpoints`` overrides those URLs
+    data, :mod:`exchanges.sim.recording.paper`); ``paper_endpoints`` overrides those URLs
     (passed to the child as ``$ARB_SIM_PAPER_ENDPOINTS``; tests point it at
     loopback). A running simulator is reused only if its mode matches: a replay
     simulator when paper is asked for (or the reverse) raises SimProcessError
     saying to stop it first. ``start_usdt`` funds a newly created sim account.
     ``alias_symbols`` N serves the recording under N symbol names
-    (:mod:`exchanges.sim.aliases`); a running simulator serving fewer symbols
+    (:mod:`exchanges.sim.recording.aliases`); a running simulator serving fewer symbols
     raises SimProcessError saying to stop it first.
     """
     home = Path(home)

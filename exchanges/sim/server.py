@@ -14,14 +14,14 @@ Scenarios: ``exchanges/sim/scenarios/<name>/recording.jsonl.gz`` (or
 ``<name>.jsonl.gz``), or a path to any recording file.
 
 Paper mode (``paper_symbol="NEIROETH"``): no replay; the books are fed by
-:class:`exchanges.sim.paper.PaperFeed` from the venues' live public streams
-(``paper_endpoints`` overrides their URLs, see :func:`exchanges.sim.paper.paper_endpoints`);
+:class:`exchanges.sim.recording.paper.PaperFeed` from the venues' live public streams
+(``paper_endpoints`` overrides their URLs, see :func:`exchanges.sim.recording.paper.paper_endpoints`);
 the symbol rules come from the venues' REST metadata at start. ``scenario`` is
 then ``"paper"``.
 
 Symbol aliasing (``alias_symbols=N``, ``sim --alias-symbols N``): the
 recording is served under N symbols -- its own plus ``NEIRO001`` ...
-(:mod:`exchanges.sim.aliases`) -- with the same rules on every venue, each with
+(:mod:`exchanges.sim.recording.aliases`) -- with the same rules on every venue, each with
 its own books (replayed from the same events, each from its own start
 position), orders and funding; ``symbols`` in the endpoints lists them all.
 Not available in paper mode.
@@ -51,15 +51,15 @@ from aiohttp import web
 
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.admin import build_admin_app
-from exchanges.sim.aliases import alias_rules, alias_starts, initial_books
-from exchanges.sim.aliases import alias_symbols as make_alias_symbols
+from exchanges.sim.recording.aliases import alias_rules, alias_starts, initial_books
+from exchanges.sim.recording.aliases import alias_symbols as make_alias_symbols
 from exchanges.sim.context import SimContext
 from exchanges.sim.engine import SimEngine
 from exchanges.sim.faults import Faults
-from exchanges.sim.gate_api import setup_gate_rest
-from exchanges.sim.gate_ws import FUTURES_WS_PATH, SPOT_WS_PATH, setup_gate_ws
-from exchanges.sim.recording import Recording, RecordingError, read_recording
-from exchanges.sim.replay import Replayer
+from exchanges.sim.gate.app import setup_gate_rest
+from exchanges.sim.gate.ws import FUTURES_WS_PATH, SPOT_WS_PATH, setup_gate_ws
+from exchanges.sim.recording.format import Recording, RecordingError, read_recording
+from exchanges.sim.recording.replay import Replayer
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,7 @@ class SimServer:
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task] = []
         self._hubs: list = []
+        self.gate_hubs: tuple = ()
         self.ports: dict[str, int] = {}
         self.stopped = asyncio.Event()
 
@@ -188,8 +189,9 @@ class SimServer:
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()
         setup_gate_rest(gate_app, self.ctx)
-        self._hubs += list(setup_gate_ws(gate_app, self.ctx))
-        from exchanges.sim.mexc_api import build_mexc_app
+        self.gate_hubs = setup_gate_ws(gate_app, self.ctx)  # (spot, futures)
+        self._hubs += list(self.gate_hubs)
+        from exchanges.sim.mexc.app import build_mexc_app
 
         mexc_app = build_mexc_app(self.engine, self.ctx.faults, self.ctx.push_log)
         admin_app = build_admin_app(self.ctx, on_shutdown=self.request_stop)
@@ -217,7 +219,7 @@ class SimServer:
             self._runners.append(runner)
             self.ports[name] = runner.addresses[0][1]
         if self.paper_symbol is not None:
-            from exchanges.sim.paper import PaperFeed
+            from exchanges.sim.recording.paper import PaperFeed
 
             self.paper_feed = PaperFeed(self.engine, self.recording.symbol, endpoints=self.paper_endpoints)
             self.ctx.paper_feed = self.paper_feed
@@ -228,7 +230,7 @@ class SimServer:
     async def _paper_recording(self) -> None:
         import tempfile
 
-        from exchanges.sim.paper import paper_recording
+        from exchanges.sim.recording.paper import paper_recording
 
         out_dir = self.sim_dir
         if out_dir is None:

@@ -45,6 +45,8 @@ class FakeGate:
         rec = Recorded(request.method, request.path, request.raw_path.partition("?")[2], body, dict(request.headers))
         if request.path == "/api/v4/spot/time":
             return web.json_response({"server_time": clock.now_ms() + self.time_skew_ms})
+        if request.path == "/api/v4/unified/unified_mode" and (request.method, request.path) not in self.routes:
+            return web.json_response({"mode": "classic", "settings": {}})  # a classic account unless routed
         self.requests.append(rec)
         route = self.routes.get((request.method, request.path))
         if route is None:

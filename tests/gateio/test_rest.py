@@ -106,7 +106,7 @@ async def test_spot_local_refusals(fake_gate: FakeGate) -> None:
     (400, "TOO_MANY_REQUESTS", RateLimited),
     (401, "INVALID_SIGNATURE", AuthError),
     (400, "INVALID_KEY", AuthError),
-    (403, "REQUEST_EXPIRED", AuthError),
+    (403, "REQUEST_EXPIRED", OrderRejected),  # a write whose time was refused: definite refusal, not resent
 ])
 async def test_error_mapping(fake_gate: FakeGate, status: int, label: str, exc: type) -> None:
     v = await spot(fake_gate)

@@ -16,6 +16,7 @@ from websockets.asyncio.server import serve
 
 from exchanges.gateio import GatePerpVenue, GateSpotVenue
 from exchanges.models import ConnectionEvent, Symbol
+from exchanges.venue import VenueError
 from tests.gateio.conftest import KEY, SECRET, FakeGate
 from tests.gateio.test_rest import CONTRACT, PAIR
 
@@ -195,14 +196,38 @@ async def test_perp_private_payload_uses_user_id(fake_gate: FakeGate, fake_ws: F
         await v.close()
 
 
-async def test_perp_user_id_failure_falls_back_to_all(fake_gate: FakeGate, fake_ws: FakeGateWs) -> None:
+async def test_perp_user_id_from_spot_fee_when_account_detail_fails(fake_gate: FakeGate, fake_ws: FakeGateWs) -> None:
+    """Futures private payloads always start with the user id (docs/venues.md 2.6), never ["!all"]."""
     fake_gate.reply("GET", "/futures/usdt/contracts/NEIROETH_USDT", 200, CONTRACT)
     fake_gate.reply("GET", "/account/detail", 500, {"label": "SERVER_ERROR", "message": "x"})
+    fake_gate.reply("GET", "/spot/fee", 200, {"user_id": 4242, "taker_fee": "0.002", "maker_fee": "0.002"})
     v = GatePerpVenue(rest_url=fake_gate.url, ws_url=fake_ws.url, api_key=KEY, api_secret=SECRET, request_timeout_s=2)
     try:
         await v.start()
         await v.watch_user(SYM)
         await wait_for(lambda: len([m for m in fake_ws.connections[0] if m.get("event") == "subscribe"]) == 3)
-        assert all(m["payload"] == ["!all"] for m in fake_ws.connections[0] if m.get("event") == "subscribe")
+        assert all(m["payload"] == ["4242", "NEIROETH_USDT"]
+                   for m in fake_ws.connections[0] if m.get("event") == "subscribe")
+    finally:
+        await v.close()
+
+
+async def test_perp_without_user_id_subscribes_nothing_and_raises(fake_gate: FakeGate, fake_ws: FakeGateWs) -> None:
+    fake_gate.reply("GET", "/futures/usdt/contracts/NEIROETH_USDT", 200, CONTRACT)
+    fake_gate.reply("GET", "/account/detail", 500, {"label": "SERVER_ERROR", "message": "x"})
+    fake_gate.reply("GET", "/spot/fee", 503, {"label": "SERVER_ERROR", "message": "y"})
+    v = GatePerpVenue(rest_url=fake_gate.url, ws_url=fake_ws.url, api_key=KEY, api_secret=SECRET, request_timeout_s=2)
+    try:
+        await v.start()
+        with pytest.raises(VenueError) as err:
+            await v.watch_user(SYM)
+        assert err.value.code == "NO_USER_ID"
+        assert not [m for conn in fake_ws.connections for m in conn if m.get("event") == "subscribe"]
+        fake_gate.reply("GET", "/account/detail", 200, {"user_id": 77})  # the venue answers again: retry works
+        await v.watch_user(SYM)
+        await wait_for(lambda: fake_ws.connections and len(
+            [m for m in fake_ws.connections[-1] if m.get("event") == "subscribe"]) == 3)
+        assert all(m["payload"] == ["77", "NEIROETH_USDT"]
+                   for m in fake_ws.connections[-1] if m.get("event") == "subscribe")
     finally:
         await v.close()

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from exchanges.factory import venues_from_endpoints
-from exchanges.sim.recording import read_recording
+from exchanges.sim.recording.format import read_recording
 from exchanges.sim.server import SimServer
 from tests.interop.helpers import Admin, write_recording
 

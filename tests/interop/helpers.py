@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from exchanges.models import Symbol, VenueEvent, VenueId
-from exchanges.sim.recording import RecEvent, RecordingWriter, make_header
+from exchanges.sim.recording.format import RecEvent, RecordingWriter, make_header
 
 SYM = Symbol("NEIROETH", "USDT")
 

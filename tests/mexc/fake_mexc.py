@@ -54,6 +54,8 @@ class FakeMexc:
         self.subscriptions: list[str] = []
         self.refuse_topics: set[str] = set()
         self.answer_ping = True
+        self.reply_headers: dict[str, str] = {}  # extra headers on scripted (fail_next) answers
+        self.trade_fee = {"makerCommission": 0.0001, "takerCommission": 0.0004}  # the account's own rates
         self.ack_subscriptions = True
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -123,7 +125,7 @@ class FakeMexc:
         if scripted:
             status, body = scripted.pop(0)
             return web.Response(status=status, text=body if isinstance(body, str) else json.dumps(body),
-                                content_type="application/json")
+                                content_type="application/json", headers=self.reply_headers)
         params = dict(request.query)
         signed = path not in ("/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/depth", "/api/v3/ping")
         if signed:
@@ -158,6 +160,9 @@ class FakeMexc:
         if sym and not rows:
             return _json({"code": -1121, "msg": "Invalid symbol."}, 400)
         return _json({"timezone": "CST", "serverTime": clock.now_ms(), "symbols": rows})
+
+    def _h_get_tradeFee(self, params: dict[str, str]) -> web.Response:
+        return _json({"data": self.trade_fee, "code": 0, "msg": "success", "timestamp": clock.now_ms()})
 
     def _h_get_depth(self, params: dict[str, str]) -> web.Response:
         self.depth_calls += 1

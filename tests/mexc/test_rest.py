@@ -132,15 +132,97 @@ async def test_timeout_is_outcome_unknown_and_not_resent(fake: FakeMexc) -> None
         await v.close()
 
 
-async def test_timestamp_outside_window_resyncs_and_retries_once(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+@pytest.mark.parametrize("code", [700003, 10073])
+async def test_request_time_refused_resyncs_and_retries_a_read_once(venue: MexcSpotVenue, fake: FakeMexc,
+                                                                     code: int) -> None:
     await venue.start()
-    fake.fail_next[("POST", "/api/v3/order")] = [
-        (400, {"code": 700003, "msg": "Timestamp for this request is outside of the recvWindow."})]
+    fake.fail_next[("GET", "/api/v3/account")] = [(400, {"code": code, "msg": "request time refused"})]
     time_calls = len([r for r in fake.requests if r["path"] == "/api/v3/time"])
-    order = await venue.place_order(_req())
-    assert order.venue_order_id
+    assert (await venue.balances())["USDT"].free == Decimal("1000.5")
     assert len([r for r in fake.requests if r["path"] == "/api/v3/time"]) == time_calls + 1
-    assert len([r for r in fake.requests if r["path"] == "/api/v3/order" and r["method"] == "POST"]) == 2
+    assert len([r for r in fake.requests if r["path"] == "/api/v3/account"]) == 2
+
+
+@pytest.mark.parametrize("code", [700003, 10073])
+async def test_request_time_refused_never_resends_a_write(venue: MexcSpotVenue, fake: FakeMexc, code: int) -> None:
+    await venue.start()
+    await venue.symbol_info(NEIRO)
+    fake.fail_next[("POST", "/api/v3/order")] = [(400, {"code": code, "msg": "request time refused"})]
+    time_calls = len([r for r in fake.requests if r["path"] == "/api/v3/time"])
+    with pytest.raises(OrderRejected) as err:
+        await venue.place_order(_req())
+    assert err.value.code == str(code) and not err.value.local
+    assert len([r for r in fake.requests if r["path"] == "/api/v3/time"]) == time_calls + 1  # clock re-synced
+    assert len([r for r in fake.requests if r["path"] == "/api/v3/order" and r["method"] == "POST"]) == 1
+
+
+async def test_ip_ban_holds_every_request_until_retry_after(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    from exchanges import clock
+    from exchanges.models import ConnectionEvent
+
+    await venue.start()
+    events: list = []
+    venue.add_listener(events.append)
+    fake.fail_next[("GET", "/api/v3/account")] = [(418, {"code": 418, "msg": "banned"})]
+    fake.reply_headers = {"retry-after": "120"}  # lower-case header name
+    with pytest.raises(RateLimited) as err:
+        await venue.balances()
+    assert err.value.code == "418" and err.value.retry_after_s == 120
+    [ban] = [e for e in events if isinstance(e, ConnectionEvent)]
+    assert ban.stream == "rest" and not ban.connected and "418" in ban.detail
+    sent = len(fake.requests)
+    for call in (venue.balances(), venue.get_order(NEIRO, "x"), venue.rest.depth("NEIROETHUSDT")):
+        with pytest.raises(RateLimited) as held:
+            await call
+        assert held.value.code == "IP_BANNED" and 0 < held.value.retry_after_s <= 120
+    assert len(fake.requests) == sent  # nothing reached the venue
+    venue.rest.banned_until_s = clock.monotonic_s() - 1  # the ban is over
+    assert (await venue.balances())["USDT"].free == Decimal("1000.5")
+
+
+async def test_waf_403_is_a_rate_limit_not_an_auth_error(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    await venue.start()
+    fake.fail_next[("GET", "/api/v3/account")] = [(403, "<html>blocked</html>")]
+    fake.reply_headers = {"RETRY-AFTER": "7"}
+    with pytest.raises(RateLimited) as err:
+        await venue.balances()
+    assert err.value.code == "403" and err.value.retry_after_s == 7
+
+
+async def test_retry_after_header_read_in_any_case(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    await venue.start()
+    fake.fail_next[("GET", "/api/v3/account")] = [(429, {"code": 429, "msg": "too many"})]
+    fake.reply_headers = {"retry-after": "3"}
+    with pytest.raises(RateLimited) as err:
+        await venue.balances()
+    assert err.value.retry_after_s == 3
+
+
+@pytest.mark.parametrize("code", [602, 700002, 10072, 401])
+async def test_credentials_codes_are_auth_errors(venue: MexcSpotVenue, fake: FakeMexc, code: int) -> None:
+    await venue.start()
+    fake.fail_next[("GET", "/api/v3/account")] = [(400, {"code": code, "msg": "credentials"})]
+    with pytest.raises(AuthError) as err:
+        await venue.balances()
+    assert err.value.code == str(code)
+
+
+async def test_fees_are_the_accounts_own_from_trade_fee(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    info = await venue.symbol_info(NEIRO)
+    assert (info.maker_fee_rate, info.taker_fee_rate) == (Decimal("0.0001"), Decimal("0.0004"))
+    assert dict(parse_qsl(fake.last("/api/v3/tradeFee", "GET")["query"]))["symbol"] == "NEIROETHUSDT"
+
+
+async def test_fee_lookup_failure_falls_back_and_is_retried(venue: MexcSpotVenue, fake: FakeMexc) -> None:
+    from freezegun import freeze_time
+
+    with freeze_time("2026-01-01 00:00:00") as frozen:
+        fake.fail_next[("GET", "/api/v3/tradeFee")] = [(500, {"code": 500, "msg": "internal"})]
+        info = await venue.symbol_info(NEIRO)
+        assert info.taker_fee_rate == Decimal("0.0005")  # exchangeInfo's rate, provisional
+        assert (await venue.symbol_info(NEIRO)).taker_fee_rate == Decimal("0.0005")  # cached for now
+        frozen.tick(31)
+        assert (await venue.symbol_info(NEIRO)).taker_fee_rate == Decimal("0.0004")
 
 
 async def test_real_bad_signature_from_server_is_auth_error(fake: FakeMexc) -> None:

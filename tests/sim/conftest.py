@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from exchanges.models import Symbol
-from exchanges.sim.recording import RecEvent, RecordingWriter, make_header, read_recording
+from exchanges.sim.recording.format import RecEvent, RecordingWriter, make_header, read_recording
 from exchanges.sim.server import SimServer
 
 SYM = Symbol("NEIROETH", "USDT")

@@ -18,7 +18,7 @@ from exchanges.models import Symbol, VenueId
 from exchanges.sim import scenarios
 from exchanges.sim.engine import SimEngine
 from exchanges.sim.faults import Faults
-from exchanges.sim.mexc_api import build_mexc_app
+from exchanges.sim.mexc.app import build_mexc_app
 
 SYM = Symbol("NEIROETH", "USDT")
 MEXC = VenueId.MEXC_SPOT

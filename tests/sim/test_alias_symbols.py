@@ -12,10 +12,10 @@ import pytest
 
 from exchanges.models import OrderType, Side, Symbol, TimeInForce, VenueId
 from exchanges.sim import process
-from exchanges.sim.aliases import alias_starts, alias_symbols, initial_books
-from exchanges.sim.engine_book import level_map
-from exchanges.sim.recording import read_recording
-from exchanges.sim.replay import Replayer
+from exchanges.sim.recording.aliases import alias_starts, alias_symbols, initial_books
+from exchanges.sim.engine.book import level_map
+from exchanges.sim.recording.format import read_recording
+from exchanges.sim.recording.replay import Replayer
 from exchanges.sim.server import SimServer
 from tests.sim.conftest import SYM, wait_for
 
@@ -147,7 +147,7 @@ async def test_admin_book_and_replay_take_any_alias(aliased):
 
 async def test_replay_without_loop_plays_each_alias_once_round(tiny_recording):
     rec = read_recording(tiny_recording)
-    from exchanges.sim.aliases import alias_rules
+    from exchanges.sim.recording.aliases import alias_rules
     from exchanges.sim.engine import SimEngine
 
     symbols = alias_symbols(rec.symbol, 3)

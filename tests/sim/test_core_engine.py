@@ -8,7 +8,7 @@ import pytest
 
 from exchanges.models import MarketType, OrderStatus, OrderType, Side, Symbol, SymbolInfo, TimeInForce, VenueId
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.engine_types import BookUpdate, FillUpdate, OrderUpdate, SimError
+from exchanges.sim.engine.types import BookUpdate, FillUpdate, OrderUpdate, SimError
 
 SYM = Symbol("NEIROETH", "USDT")
 SPOT = VenueId.GATE_SPOT

@@ -13,8 +13,8 @@ import pytest
 from exchanges.models import VenueId
 from exchanges.sim import process
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.recording import read_recording
-from exchanges.sim.replay import Replayer
+from exchanges.sim.recording.format import read_recording
+from exchanges.sim.recording.replay import Replayer
 from tests.sim.conftest import SYM, gate_sign
 
 

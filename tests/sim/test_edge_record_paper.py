@@ -7,9 +7,9 @@ import asyncio
 from decimal import Decimal as D
 
 from exchanges.models import MarketType, VenueId
-from exchanges.sim import record as rec_mod
-from exchanges.sim.paper import PaperFeed, paper_recording
-from exchanges.sim.recording import read_recording
+from exchanges.sim.recording import record as rec_mod
+from exchanges.sim.recording.paper import PaperFeed, paper_recording
+from exchanges.sim.recording.format import read_recording
 from tests.sim.edge_fixtures import SYM, fake_live, make_engine  # noqa: F401
 
 

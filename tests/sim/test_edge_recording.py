@@ -1,4 +1,4 @@
-"""Recording format round-trip (exchanges/sim/recording.py)."""
+"""Recording format round-trip (exchanges/sim/recording/format.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.models import MarketType, VenueId
-from exchanges.sim.recording import (
+from exchanges.sim.recording.format import (
     RecEvent,
     RecordingError,
     RecordingWriter,

@@ -65,7 +65,7 @@ async def test_spot_order_lifecycle_partial_fill_and_cancel(gate, sim):
     status, cancelled = await gate.call("DELETE", f"/spot/orders/{resting['id']}", "currency_pair=NEIROETH_USDT")
     assert status == 200 and cancelled["status"] == "cancelled" and cancelled["left"] == "40"
     status, again = await gate.call("DELETE", f"/spot/orders/{resting['id']}", "currency_pair=NEIROETH_USDT")
-    assert status == 404 and again["label"] == "ORDER_NOT_FOUND"
+    assert status == 400 and again["label"] == "ORDER_CANCELLED"  # the order exists, already cancelled
     status, trades = await gate.call("GET", "/spot/my_trades", f"currency_pair=NEIROETH_USDT&order_id={resting['id']}")
     assert len(trades) == 1 and trades[0]["role"] == "maker" and trades[0]["price"] == "0.049"
     status, accounts = await gate.call("GET", "/spot/accounts")

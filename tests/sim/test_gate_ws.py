@@ -50,15 +50,16 @@ async def test_ping_and_book_sequence_matches_snapshot(sim, gate):
             await wait_for(lambda: r.of("spot.book_ticker"))
             _, snap = await gate.call("GET", "/spot/order_book", "currency_pair=NEIROETH_USDT&with_id=true",
                                       signed=False)
-            for i in range(5):
+            for i in range(5):  # five changes inside one 100 ms interval: one merged frame
                 sim.engine.set_book(VenueId.GATE_SPOT, SYM, [(D("0.0500") - D(i) * D("0.0001"), D("100"))],
                                     [(D("0.0501"), D(100 + i))])
-            updates = await wait_for(lambda: len(r.of("spot.order_book_update")) >= 5 and r.of("spot.order_book_update"))
-            results = [u["result"] for u in updates]
-            assert results[0]["U"] == snap["id"] + 1
-            for prev, nxt in zip(results, results[1:]):
-                assert nxt["U"] == prev["u"] + 1
-            assert results[-1]["a"] == [["0.0501", "104"]]
+            last_id = sim.engine.book(VenueId.GATE_SPOT, SYM)[2]
+            updates = await wait_for(lambda: r.of("spot.order_book_update"))
+            assert len(updates) == 1
+            result = updates[0]["result"]
+            assert (result["U"], result["u"], result["l"]) == (snap["id"] + 1, last_id, "100")
+            assert result["a"] == [["0.0501", "104"], ["0.0502", "0"]]  # final quantities, 0 = gone
+            assert result["b"] == [["0.05", "0"], ["0.0499", "0"], ["0.0498", "0"], ["0.0497", "0"], ["0.0496", "100"]]
             ticker = r.of("spot.book_ticker")[-1]["result"]
             assert ticker["b"] == "0.0496" and ticker["s"] == "NEIROETH_USDT"
             bad = await r.send("spot.book_ticker", payload=["NOPE_USDT"], req_id=3)

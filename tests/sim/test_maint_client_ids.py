@@ -13,8 +13,8 @@ import pytest
 from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.models import OrderType, Side, TimeInForce, VenueId
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.engine_types import SimError
-from exchanges.sim.recording import read_recording
+from exchanges.sim.engine.types import SimError
+from exchanges.sim.recording.format import read_recording
 from tests.sim.conftest import SYM, gate, sim  # noqa: F401
 from tests.sim.edge_fixtures import mexc  # noqa: F401
 

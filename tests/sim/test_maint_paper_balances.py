@@ -17,8 +17,8 @@ import pytest
 from exchanges.models import VenueId
 from exchanges.sim import process
 from exchanges.sim.cli import sim_main
-from exchanges.sim.paper import paper_endpoints
-from exchanges.sim.recording import read_recording
+from exchanges.sim.recording.paper import paper_endpoints
+from exchanges.sim.recording.format import read_recording
 from exchanges.sim.server import SimServer
 from tests.sim.conftest import SYM, gate_sign
 from tests.sim.edge_fixtures import fake_live  # noqa: F401

@@ -59,7 +59,7 @@ async def test_10ms_topic_pushes_before_the_100ms_one(mexc):
 async def test_each_aggregated_push_is_logged_with_its_send_time(mexc):
     """``/_sim/book_log``'s ``pushed_perf_ns`` for MEXC comes from this log: the push that
     carried a change is stamped when it is sent, one interval after the change."""
-    from exchanges.sim.mexc_api import MEXC_CONTEXT
+    from exchanges.sim.mexc.context import MEXC_CONTEXT
 
     push_log = mexc.app[MEXC_CONTEXT].push_log
     async with mexc.session.ws_connect(mexc.ws_url) as ws:

@@ -191,7 +191,7 @@ async def test_supervisor_checkpoints_the_wal_and_freezes_the_gc_after_warm_up(s
     store.checkpoint_wal = counted
     manager = TaskManager(store, wal_checkpoint_s=0.05, **FAST)
     task, _ = await _add(manager, store, tmp_path, "0000000000c1", interval_s=0.01)
-    manager.add(task, duration_s=0.6)
+    manager.add(task, duration_s=1.5)
     runner = asyncio.create_task(manager.run())
     await wait_until(lambda: gc.get_freeze_count() > 0 or None)  # frozen once the task is past SYNCING
     assert manager._gc_frozen

@@ -1,7 +1,7 @@
 """Registry of bundled replay scenarios (``exchanges/sim/scenarios/<name>/``).
 
 A scenario is a folder holding ``recording.jsonl.gz`` (format
-:mod:`exchanges.sim.recording`), a README.md documenting its derivation and
+:mod:`exchanges.sim.recording.format`), a README.md documenting its derivation and
 the licence files of its data. The default scenario ``neiroeth`` serves the
 symbol NEIROETH on gate_spot, gate_perp and mexc_spot.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exchanges.models import Symbol
-from exchanges.sim.recording import Recording, read_header, read_recording
+from exchanges.sim.recording.format import Recording, read_header, read_recording
 
 SCENARIOS_DIR = Path(__file__).resolve().parent
 DEFAULT_SCENARIO = "neiroeth"

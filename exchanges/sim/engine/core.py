@@ -25,7 +25,8 @@ full ``top_bids``/``top_asks``), ``mark_price(venue, symbol)``.
 
 Accounts: ``default_account``, ``account(api_key) -> SimAccount | None``,
 ``account_by_user(user_id)``, ``accounts()``, ``create_account(label, balances=None)``,
-``set_balance(api_key, venue, asset, free)``.
+``set_balance(api_key, venue, asset, free)``, ``set_gate_mode(api_key, mode)``
+(Gate classic/unified; unified pools Gate spot and futures balances).
 
 Orders (``api_key`` selects the account; SimError on refusal):
 ``place_order(api_key, venue, symbol, side, qty, price=None,
@@ -48,7 +49,8 @@ Balances/positions/funding: ``balances(api_key, venue) -> dict[str, Balance]``,
 ``set_leverage(api_key, venue, symbol, leverage)``, ``set_funding_rate(venue,
 symbol, rate)``, ``funding_info(venue, symbol) -> (rate, interval_s,
 next_funding_ms)``, ``apply_funding(venue, symbol, rate=None, ts_ms=None)``,
-``tick(now_ms=None)`` (applies due funding), ``funding_history(venue, symbol)``, ``funding_payments(api_key, venue,
+``tick(now_ms=None)`` (applies due funding, samples marks into the 24 h
+statistics), ``stats_24h(venue, symbol) -> Stats24h``, ``funding_history(venue, symbol)``, ``funding_payments(api_key, venue,
 symbol=None, since_ms=0) -> list[SimFunding]``.
 
 Private pushes: ``subscribe_account(api_key, venue, callback) -> unsubscribe``;
@@ -58,7 +60,7 @@ callback gets :class:`OrderUpdate` / :class:`FillUpdate` / :class:`BalanceUpdate
 Fees: taker/maker rate from the symbol rules; spot buys pay in base, sells in
 quote; perp in USDT. Persistence: every change is written to ``db_path``
 (SQLite, WAL) by a writer thread off the event loop and group-committed within
-~20 ms (:mod:`exchanges.sim.engine_store`); ``flush()`` waits for it, ``close()``
+~20 ms (:mod:`exchanges.sim.engine.store`); ``flush()`` waits for it, ``close()``
 flushes; keys go to ``keys_path`` (JSON, 0600).
 """
 
@@ -73,13 +75,15 @@ from pathlib import Path
 
 from exchanges import clock
 from exchanges.models import ZERO, Balance, MarketType, OrderStatus, OrderType, Side, Symbol, SymbolInfo, TimeInForce, VenueId
-from exchanges.sim.engine_book import BookCallback, BookSet
-from exchanges.sim.engine_ledger import Ledger
-from exchanges.sim.engine_match import Matcher
-from exchanges.sim.engine_store import EngineStore, load_keys, save_keys
-from exchanges.sim.engine_types import (
+from exchanges.sim.engine.book import BookCallback, BookSet
+from exchanges.sim.engine.ledger import Ledger
+from exchanges.sim.engine.match import Matcher
+from exchanges.sim.engine.stats import MarketStats, Stats24h
+from exchanges.sim.engine.store import EngineStore, load_keys, save_keys
+from exchanges.sim.engine.types import (
     AccountUpdate,
     BookUpdate,
+    FillUpdate,
     Level,
     SimAccount,
     SimError,
@@ -98,6 +102,7 @@ DEFAULT_BALANCES: dict[VenueId, dict[str, Decimal]] = {
     VenueId.MEXC_SPOT: {"USDT": Decimal(10000)},
 }
 _FIRST_USER_ID = 10_000_001
+GATE_MODES = ("classic", "multi_currency", "single_currency", "portfolio")  # docs/venues.md 1.11
 
 
 class SimEngine:
@@ -125,6 +130,7 @@ class SimEngine:
         self._next_funding_ms: dict[tuple[VenueId, Symbol], int] = {}
         self._last_mark: dict[tuple[VenueId, Symbol], Decimal] = {}
         self._funding_history: dict[tuple[VenueId, Symbol], list[tuple[int, Decimal]]] = {}
+        self.stats = MarketStats()
         self._load_accounts()
         self.matcher.load(self.store.orders(), self.store.fills())
 
@@ -149,6 +155,8 @@ class SimEngine:
         for acc in load_keys(self.keys_path):
             self._accounts[acc.api_key] = acc
             self._accounts_by_user[acc.user_id] = acc
+            if acc.gate_unified:
+                self.ledger.pooled.add(acc.user_id)
         if not self._accounts:
             self.create_account("default", fresh_ids=known)
 
@@ -189,6 +197,29 @@ class SimEngine:
             raise SimError("INVALID_KEY", "invalid API key", 401)
         return acc
 
+    def set_gate_mode(self, api_key: str, mode: str) -> SimAccount:
+        """Switch the account's Gate mode (``GATE_MODES``). Into a unified mode the
+        free futures balances join the spot pool. Refused (SimError) with open
+        Gate orders or positions, as a mode switch needs a flat account."""
+        acc = self._acc(api_key)
+        if mode not in GATE_MODES:
+            raise SimError("INVALID_PARAM_VALUE", f"unknown mode {mode!r}: one of {', '.join(GATE_MODES)}")
+        if mode == acc.gate_mode:
+            return acc
+        busy = any(self.open_orders(api_key, v) for v in (VenueId.GATE_SPOT, VenueId.GATE_PERP)) or any(
+            p.size != 0 for p in self.positions(api_key, VenueId.GATE_PERP))
+        if busy:
+            raise SimError("INVALID_PARAM_VALUE", "cancel open orders and close positions before switching mode")
+        if mode != "classic" and not acc.gate_unified:
+            self.ledger.merge_into_pool(acc.user_id, clock.now_ms())
+            self.ledger.pooled.add(acc.user_id)
+        elif mode == "classic":
+            self.ledger.pooled.discard(acc.user_id)
+        acc.gate_mode = mode
+        self.store.commit()
+        save_keys(self.keys_path, list(self._accounts.values()))
+        return acc
+
     def set_balance(self, api_key: str, venue: VenueId, asset: str, free: Decimal) -> Balance:
         acc = self._acc(api_key)
         bal = self.ledger.set_free(acc.user_id, venue, asset, Decimal(free), clock.now_ms())
@@ -212,6 +243,9 @@ class SimEngine:
         return unsubscribe
 
     def _emit(self, user_id: int, venue: VenueId, update: AccountUpdate) -> None:
+        if isinstance(update, FillUpdate):
+            fill = update.fill
+            self.stats.observe_trade(venue, fill.symbol, fill.price, fill.qty_base, fill.ts_ms)
         for callback in list(self._account_subs.get((user_id, venue), ())):
             try:
                 callback(update)
@@ -381,10 +415,12 @@ class SimEngine:
         return out
 
     def tick(self, now_ms: int | None = None) -> list[SimFunding]:
-        """Apply funding for every perp contract whose funding time has passed."""
+        """Sample every mark price into the 24 h statistics and apply funding
+        for every perp contract whose funding time has passed."""
         now_ms = now_ms if now_ms is not None else clock.now_ms()
         out: list[SimFunding] = []
         for (venue, symbol), info in self._rules.items():
+            self.stats.observe_price(venue, symbol, self.mark_price(venue, symbol), now_ms)
             if info.market_type is not MarketType.PERP:
                 continue
             _, interval_s, next_ms = self.funding_info(venue, symbol)
@@ -392,6 +428,12 @@ class SimEngine:
                 out += self.apply_funding(venue, symbol, ts_ms=next_ms)
                 self._next_funding_ms[(venue, symbol)] = next_ms + interval_s * 1000
         return out
+
+    def stats_24h(self, venue: VenueId, symbol: Symbol, now_ms: int | None = None) -> Stats24h:
+        """Rolling 24 h statistics of one book (:mod:`exchanges.sim.engine.stats`),
+        its last price the current mark."""
+        now_ms = now_ms if now_ms is not None else clock.now_ms()
+        return self.stats.window(venue, symbol, now_ms, self.mark_price(venue, symbol))
 
     def funding_history(self, venue: VenueId, symbol: Symbol) -> list[tuple[int, Decimal]]:
         """Funding settlements applied this process run: [(ts_ms, rate)], oldest first."""

@@ -19,7 +19,11 @@ Topics served (section 4.3):
   ``/api/v3/depth`` ``lastUpdateId`` (section 4.5);
 * on ``/ws?listenKey=KEY`` only: ``spot@private.orders.v3.api.pb`` (304),
   ``spot@private.deals.v3.api.pb`` (306), ``spot@private.account.v3.api.pb``
-  (307), pushed as the engine reports changes. An unknown/expired listen key
+  (307), pushed as the engine reports changes. Order pushes follow the
+  venue's status order (docs/venues.md 4.4): NEW (1), then PARTIALLY_FILLED
+  (3) for each match that leaves a remainder, then one final FILLED (2),
+  CANCELED (4) or PARTIALLY_CANCELED (5); a match that fills the order is
+  reported by that final FILLED push alone. An unknown/expired listen key
   refuses the handshake (HTTP 401).
 
 Faults: ``ws == "dropped"`` closes open connections and refuses new ones
@@ -45,9 +49,9 @@ from aiohttp import WSMsgType, web
 from exchanges import clock
 from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.models import OrderStatus, OrderType, Side, Symbol, TimeInForce
-from exchanges.sim.engine_types import AccountUpdate, BalanceUpdate, BookUpdate, FillUpdate, OrderUpdate, SimOrder
-from exchanges.sim.mexc_api import VENUE, MexcContext
-from exchanges.sim.mexc_format import ORDER_ID_PREFIX, client_id_out, fmt, order_id_text
+from exchanges.sim.engine.types import AccountUpdate, BalanceUpdate, BookUpdate, FillUpdate, OrderUpdate, SimOrder
+from exchanges.sim.mexc.context import VENUE, MexcContext
+from exchanges.sim.mexc.format import ORDER_ID_PREFIX, client_id_out, fmt, order_id_text
 
 log = logging.getLogger(__name__)
 
@@ -350,9 +354,12 @@ class MexcWsHub:
     def _on_account(self, conn: _Conn, update: AccountUpdate) -> None:
         try:
             if isinstance(update, OrderUpdate):
+                order = update.order
+                if update.event == "update" and order.qty > 0 and order.filled_qty >= order.qty:
+                    return  # filled by this match: the venue's next (and only) push says FILLED (2)
                 if TOPIC_ORDERS in conn.topics:
-                    last = conn.last_deal.pop(update.order.id, None) if update.event != "put" else None
-                    conn.send(encode_order(update.order, last))
+                    last = conn.last_deal.pop(order.id, None) if update.event != "put" else None
+                    conn.send(encode_order(order, last))
             elif isinstance(update, FillUpdate):
                 conn.last_deal[update.fill.order_id] = update.fill.qty
                 if TOPIC_DEALS in conn.topics:

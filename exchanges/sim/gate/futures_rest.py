@@ -1,11 +1,12 @@
 """Simulated Gate.io v4 USDT-futures REST endpoints (docs/exchange_apis.md
-sections 1.7-1.10), mounted by :func:`exchanges.sim.gate_api.setup_gate_rest`.
+sections 1.7-1.10), mounted by :func:`exchanges.sim.gate.app.setup_gate_rest`.
 
 Public: ``GET /futures/usdt/contracts[/{c}]``, ``/order_book`` (``with_id``),
 ``/tickers``, ``/funding_rate``. Private: ``POST/GET/DELETE /futures/usdt/orders``,
 ``GET/DELETE /futures/usdt/orders/{id or text}``, ``/my_trades``,
 ``/positions[/{c}]``, ``POST /positions/{c}/leverage?leverage=N``,
-``/accounts``, ``/account_book`` (``type=fund``), ``/fee``.
+``/accounts``, ``/account_book`` (``type`` pnl|fee|fund), ``/position_close``, ``/fee``;
+``DELETE /orders`` with or without ``contract``.
 
 Sizes are signed contracts (> 0 buy, < 0 sell); ``price "0"`` + ``tif ioc`` is
 a market order; ``size 0`` + ``close true`` closes the position. With
@@ -22,10 +23,12 @@ from aiohttp import web
 from exchanges import clock
 from exchanges.models import OrderStatus, OrderType, Side, Symbol, TimeInForce, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import SimAccount, SimError, SimOrder
-from exchanges.sim.gate_api import API_ROOT, RECV_MS, RECV_PERF_NS, _limit, book_json, dec, order_reply, pair_of, wrap
-from exchanges.sim.gate_common import fmt
-from exchanges.sim.gate_format import funding_book_entry, futures_order, futures_position, futures_trade, size_out
+from exchanges.sim.engine.types import SimAccount, SimError, SimOrder
+from exchanges.sim.gate.plumbing import API_ROOT, RECV_MS, RECV_PERF_NS, book_json, dec, limit_of, order_reply, pair_of, wrap
+from exchanges.sim.gate.common import fmt
+from exchanges.sim.gate.market import futures_ticker_json
+from exchanges.sim.gate.futures_history import BookEntry, account_book_json, replay
+from exchanges.sim.gate.format import futures_order, futures_position, futures_trade, size_out
 
 PERP = VenueId.GATE_PERP
 TEXT_LOOKUP_TTL_MS = 60_000  # 1.6: a cancelled unfilled order is queryable by text for 60 s
@@ -90,37 +93,23 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
         settle_ok(request)
         symbol = pair_of(ctx, PERP, request.query.get("contract"))
         with_id = request.query.get("with_id", "false").lower() == "true"
-        return web.json_response(book_json(ctx, PERP, symbol, _limit(request, 10, 300), with_id, True,
+        return web.json_response(book_json(ctx, PERP, symbol, limit_of(request, 10, 300), with_id, True,
                                            size_decimal(request)))
 
     async def tickers(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
         settle_ok(request)
         wanted = request.query.get("contract")
-        out = []
         sd = size_decimal(request)
-        for info in eng.symbols(PERP):
-            if wanted and info.venue_symbol != wanted.upper():
-                continue
-            bids, asks, _ = eng.book(PERP, info.symbol, 1)
-            mark = eng.mark_price(PERP, info.symbol)
-            rate, _, _ = eng.funding_info(PERP, info.symbol)
-            out.append({"contract": info.venue_symbol, "last": fmt(mark), "mark_price": fmt(mark),
-                        "index_price": fmt(mark), "funding_rate": fmt(rate), "funding_rate_indicative": fmt(rate),
-                        "highest_bid": fmt(bids[0][0]) if bids else "", "lowest_ask": fmt(asks[0][0]) if asks else "",
-                        "highest_size": size_out(bids[0][1], sd) if bids else 0,
-                        "lowest_size": size_out(asks[0][1], sd) if asks else 0,
-                        "change_percentage": "0", "total_size": "0", "volume_24h": "0", "volume_24h_base": "0",
-                        "volume_24h_quote": "0", "volume_24h_settle": "0", "quanto_base_rate": "", "low_24h": fmt(mark),
-                        "high_24h": fmt(mark)})
-        if wanted and not out:
-            raise SimError("CONTRACT_NOT_FOUND", f"unknown contract {wanted}")
-        return web.json_response(out)
+        if wanted:
+            info = eng.symbol_info(PERP, pair_of(ctx, PERP, wanted))
+            return web.json_response([futures_ticker_json(eng, info, sd)])
+        return web.json_response([futures_ticker_json(eng, info, sd) for info in eng.symbols(PERP)])
 
     async def funding_rate(request: web.Request, _a: SimAccount | None, _d: dict) -> web.Response:
         settle_ok(request)
         symbol = pair_of(ctx, PERP, request.query.get("contract"))
         history = [{"t": t // 1000, "r": fmt(r)} for t, r in reversed(eng.funding_history(PERP, symbol))]
-        return web.json_response(history[: _limit(request, 100, 1000)])
+        return web.json_response(history[: limit_of(request, 100, 1000)])
 
     async def create(request: web.Request, acc: SimAccount, data: dict) -> web.StreamResponse:
         settle_ok(request)
@@ -162,7 +151,13 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
 
     async def cancel_one(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
         settle_ok(request)
-        order = eng.cancel_order(acc.api_key, PERP, None, **_ref(request))
+        ref = _ref(request)
+        known = eng.get_order(acc.api_key, PERP, None, **ref)
+        if not known.is_open:  # docs/venues.md 1.12
+            if lookup_expired(known, clock.now_ms(), by_text=ref["client_order_id"] is not None):
+                raise SimError("ORDER_NOT_FOUND", "order not found", 404)
+            raise SimError("ORDER_FINISHED", f"order {known.id} is already finished")
+        order = eng.cancel_order(acc.api_key, PERP, None, **ref)
         return web.json_response(futures_order(order, size_decimal(request)))
 
     async def list_orders(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
@@ -176,14 +171,21 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
             now = clock.now_ms()
             orders = [o for o in orders if not lookup_expired(o, now, by_text=False)]
         offset = int(request.query.get("offset", "0") or 0)
-        orders = orders[offset: offset + _limit(request, 100, 1000)]
+        orders = orders[offset: offset + limit_of(request, 100, 1000)]
         return web.json_response([futures_order(o, size_decimal(request)) for o in orders])
 
     async def cancel_all(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
+        """Open orders of the contract, or of every contract without ``contract``
+        (docs/venues.md 1.9); ``side`` bid|ask, ``exclude_reduce_only``."""
         settle_ok(request)
-        symbol = pair_of(ctx, PERP, request.query.get("contract"))
+        symbol = pair_of(ctx, PERP, request.query.get("contract"), required=False)
         side = {"bid": Side.BUY, "ask": Side.SELL}.get(request.query.get("side", ""))
-        orders = eng.cancel_all(acc.api_key, PERP, symbol, side)
+        if request.query.get("exclude_reduce_only", "false").lower() == "true":
+            orders = [eng.cancel_order(acc.api_key, PERP, o.symbol, order_id=o.id)
+                      for o in eng.open_orders(acc.api_key, PERP, symbol)
+                      if not o.reduce_only and (side is None or o.side is side)]
+        else:
+            orders = eng.cancel_all(acc.api_key, PERP, symbol, side)
         return web.json_response([futures_order(o, size_decimal(request)) for o in orders])
 
     async def my_trades(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
@@ -191,7 +193,7 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
         symbol = pair_of(ctx, PERP, request.query.get("contract"), required=False)
         order_id = request.query.get("order") or request.query.get("order_id")
         fills = eng.fills(acc.api_key, PERP, symbol, order_id=order_id or None)
-        fills = sorted(fills, key=lambda f: f.trade_id, reverse=True)[: _limit(request, 100, 1000)]
+        fills = sorted(fills, key=lambda f: f.trade_id, reverse=True)[: limit_of(request, 100, 1000)]
         return web.json_response([futures_trade(f, size_decimal(request)) for f in fills])
 
     async def positions(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
@@ -236,21 +238,37 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
                         "bonus_dnw": "0", "bonus_offset": "0"},
         })
 
+    def _history(acc: SimAccount, symbol: Symbol | None) -> tuple[list[BookEntry], list[dict]]:
+        fills = eng.fills(acc.api_key, PERP, symbol)
+        payments = eng.funding_payments(acc.api_key, PERP, symbol)
+        multipliers = {i.symbol: i.contract_multiplier for i in eng.symbols(PERP)}
+        return replay(fills, payments, multipliers)
+
+    def _window(request: web.Request, items: list[dict]) -> list[dict]:
+        """``from``/``to`` (unix s) on ``time``, then ``offset`` and ``limit``."""
+        start = float(request.query.get("from", "0") or 0)
+        end = float(request.query.get("to", "0") or 0) or float("inf")
+        items = [x for x in items if start <= x["time"] <= end]
+        offset = int(request.query.get("offset", "0") or 0)
+        return items[offset: offset + limit_of(request, 100, 1000)]
+
     async def account_book(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
         settle_ok(request)
-        kind = request.query.get("type")
-        if kind not in (None, "", "fund"):
-            return web.json_response([])
-        since_ms = int(float(request.query.get("from", "0") or 0) * 1000)
+        kind = request.query.get("type") or None
         symbol = pair_of(ctx, PERP, request.query.get("contract"), required=False)
-        payments = eng.funding_payments(acc.api_key, PERP, symbol, since_ms)
-        to = request.query.get("to")
-        if to:
-            payments = [p for p in payments if p.ts_ms <= int(float(to) * 1000)]
+        entries, _ = _history(acc, symbol)
         usdt = eng.balances(acc.api_key, PERP).get("USDT")
-        balance = usdt.total if usdt else Decimal(0)
-        entries = [funding_book_entry(p, balance, i + 1) for i, p in enumerate(payments)]
-        return web.json_response(list(reversed(entries))[: _limit(request, 100, 1000)])
+        book = account_book_json(entries, usdt.total if usdt else Decimal(0))
+        return web.json_response(_window(request, [e for e in book if kind is None or e["type"] == kind]))
+
+    async def position_close(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
+        settle_ok(request)
+        symbol = pair_of(ctx, PERP, request.query.get("contract"), required=False)
+        closes = list(reversed(_history(acc, symbol)[1]))
+        side = request.query.get("side")
+        if side:
+            closes = [c for c in closes if c["side"] == side]
+        return web.json_response(_window(request, closes))
 
     async def fee(request: web.Request, acc: SimAccount, _d: dict) -> web.Response:
         settle_ok(request)
@@ -275,4 +293,5 @@ def setup_futures_routes(app: web.Application, ctx: SimContext) -> None:  # noqa
     r.add_post(f"{root}/positions/{{contract}}/leverage", wrap(ctx, leverage, True))
     r.add_get(f"{root}/accounts", wrap(ctx, accounts, True))
     r.add_get(f"{root}/account_book", wrap(ctx, account_book, True))
+    r.add_get(f"{root}/position_close", wrap(ctx, position_close, True))
     r.add_get(f"{root}/fee", wrap(ctx, fee, True))

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import msgspec
 
 from exchanges.models import Symbol, SymbolInfo, VenueId
-from exchanges.sim.recording import RecEvent, Recording
+from exchanges.sim.recording.format import RecEvent, Recording
 
 MAX_ALIASES = 10_000
 _GOLDEN = 0.6180339887498949

@@ -10,7 +10,7 @@ Streams (documented public channels, docs/exchange_apis.md):
   4.3) on ``wss://wbs-api.mexc.com/ws``.
 
 Each push becomes one top-of-book snapshot event (N = 1 level per side) of the
-``arb-recording/1`` format (:mod:`exchanges.sim.recording`); identical
+``arb-recording/1`` format (:mod:`exchanges.sim.recording.format`); identical
 consecutive tops are not repeated. Symbol rules for the header come from REST
 (Gate ``/spot/currency_pairs/X`` section 1.3, ``/futures/usdt/contracts/X``
 section 1.7, MEXC ``/api/v3/exchangeInfo`` section 3.3); a venue whose rules
@@ -20,7 +20,7 @@ Every URL is injectable (``endpoints`` dict, keys as :data:`DEFAULT_ENDPOINTS`)
 so tests run against a local fake server. Streams reconnect after errors;
 malformed messages are counted (``LiveFeed.malformed``) and logged, never raised.
 
-API: ``LiveFeed`` (also used by :mod:`exchanges.sim.paper`),
+API: ``LiveFeed`` (also used by :mod:`exchanges.sim.recording.paper`),
 ``fetch_rules(session, symbol, endpoints)``, ``async record(symbol, minutes,
 out_path, endpoints=None) -> int`` (events written), ``main_record(args) -> int``.
 """
@@ -40,7 +40,7 @@ import aiohttp
 from exchanges import clock
 from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.models import MarketType, Symbol, SymbolInfo, VenueId
-from exchanges.sim.recording import RecEvent, RecordingWriter, make_header
+from exchanges.sim.recording.format import RecEvent, RecordingWriter, make_header
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 from exchanges import clock
 from exchanges.models import ZERO, MarketType, OrderStatus, OrderType, Side, Symbol, SymbolInfo, TimeInForce, VenueId
-from exchanges.sim.engine_types import FillUpdate, OrderUpdate, SimError, SimFill, SimOrder
+from exchanges.sim.engine.types import FillUpdate, OrderUpdate, SimError, SimFill, SimOrder
 
 if TYPE_CHECKING:
-    from exchanges.sim.engine import SimEngine
+    from exchanges.sim.engine.core import SimEngine
 
 _TEXT_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.")
 _MEXC_CID_CHARS = _TEXT_CHARS - {"."}

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from exchanges import clock
 from exchanges.models import Symbol, VenueId
-from exchanges.sim.engine_types import BookUpdate, Level, VenueBook
+from exchanges.sim.engine.types import BookUpdate, Level, VenueBook
 
 log = logging.getLogger(__name__)
 

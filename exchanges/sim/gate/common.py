@@ -24,7 +24,7 @@ from aiohttp import web
 
 from exchanges import clock
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.engine_types import SimAccount, SimError
+from exchanges.sim.engine.types import SimAccount, SimError
 
 MAX_SKEW_S = 60.0
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from exchanges.models import OrderStatus, OrderType, Side, SymbolInfo, TimeInForce
-from exchanges.sim.engine_types import SimError, SimFill, SimOrder
+from exchanges.sim.engine.types import SimError, SimFill, SimOrder
 
 ORDER_ID_PREFIX = "C02__"
 

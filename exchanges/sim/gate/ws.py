@@ -7,11 +7,14 @@ acks ``{"time","time_ms","id"?,"conn_id","trace_id","channel","event":"subscribe
 (1 invalid request, 2 invalid argument, 4 auth failure) and ``result
 {"status":"fail"}``. Pings (2.3): ``<spot|futures>.ping`` -> ``.pong``.
 
-Public (2.5): ``spot.book_ticker``, ``spot.order_book_update`` (``[pair, "100ms"]``),
-``futures.book_ticker``, ``futures.order_book_update`` (``[contract, "100ms", level]``);
-every engine book change is pushed at once with continuous ``U``/``u`` ids that
-match the REST ``with_id`` snapshot. A fresh ``book_ticker`` subscription gets
-the current top right after the ack.
+Public (2.5): ``spot.book_ticker`` and ``futures.book_ticker`` push every change
+of the best levels at once (a fresh subscription gets the current top right
+after the ack); ``spot.order_book_update`` (``[pair, "20ms"|"100ms"]``) and
+``futures.order_book_update`` (``[contract, "20ms"|"100ms", level]``) push one
+merged update per interval for the subscribed level, with continuous
+``U``/``u`` ids that match the REST ``with_id`` snapshot
+(:mod:`exchanges.sim.gate.obu`). When a merged frame leaves, ``(venue, symbol,
+u, perf_counter_ns)`` is appended to ``SimContext.push_log``.
 
 Private (2.4, 2.6; signed ``channel=..&event=..&time=..``): ``spot.orders``,
 ``spot.usertrades``, ``spot.balances``, ``futures.orders``, ``futures.usertrades``,
@@ -28,6 +31,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
@@ -35,7 +39,7 @@ from aiohttp import WSMsgType, web
 from exchanges import clock
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.context import SimContext
-from exchanges.sim.engine_types import (
+from exchanges.sim.engine.types import (
     AccountUpdate,
     BalanceUpdate,
     BookUpdate,
@@ -45,8 +49,9 @@ from exchanges.sim.engine_types import (
     SimAccount,
 )
 from exchanges.sim.faults import VenueFaults
-from exchanges.sim.gate_common import fmt, verify_ws_auth
-from exchanges.sim.gate_format import futures_order, futures_position, futures_trade, size_out, spot_order, spot_usertrade_ws
+from exchanges.sim.gate.common import fmt, verify_ws_auth
+from exchanges.sim.gate.obu import ObuArgumentError, ObuGroup, ObuMerger, parse_payload
+from exchanges.sim.gate.format import futures_order, futures_position, futures_trade, size_out, spot_order_ws, spot_usertrade_ws
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,7 @@ class GateWsConn:
         self.size_decimal = size_decimal
         self.conn_id = secrets.token_hex(8)
         self.subs: dict[str, set[str]] = {}
+        self.obu_groups: set[ObuGroup] = set()
         self.account: SimAccount | None = None
         self._unsub_account: Callable[[], None] | None = None
         self.queue: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
@@ -114,6 +120,7 @@ class GateWsHub:
         # public channel -> key (venue symbol or "!all") -> subscribed connections: a book
         # update touches only its symbol's subscribers, however many connections there are
         self._public_index: dict[str, dict[str, set[GateWsConn]]] = {}
+        self.obu = ObuMerger(ctx.engine, self.venue, self._send_obu, lambda: ctx.faults.sequence_gap(self.venue))
         ctx.engine.subscribe_book(self.venue, None, self._on_book)
         ctx.faults.on_change(self._on_fault)
 
@@ -223,7 +230,7 @@ class GateWsHub:
                 return {"code": 4, "message": "one account per connection"}
             keys = payload
         elif name == "order_book_update":
-            keys = payload[:1]
+            return self._obu_subscription(conn, payload, event)
         else:
             keys = payload
         for key in keys:
@@ -245,7 +252,27 @@ class GateWsHub:
                     index.get(key, set()).discard(conn)
         return None
 
+    def _obu_subscription(self, conn: GateWsConn, payload: list[str], event: str) -> dict | None:
+        if event == "unsubscribe":
+            wanted = payload[0].upper() if payload else ""
+            for group in [g for g in conn.obu_groups if not wanted or g.spec.venue_symbol == wanted]:
+                conn.obu_groups.discard(group)
+                self.obu.leave(group, conn)
+            return None
+        try:
+            spec = parse_payload(payload, self.futures)
+        except ObuArgumentError as exc:
+            return {"code": 2, "message": str(exc)}
+        symbol = self.ctx.engine.find_symbol(self.venue, spec.venue_symbol)
+        if symbol is None:
+            return {"code": 2, "message": f"unknown {'contract' if self.futures else 'currency pair'} {payload[0]}"}
+        conn.obu_groups.add(self.obu.join(symbol, spec, conn))
+        return None
+
     def _unindex(self, conn: GateWsConn) -> None:
+        for group in list(conn.obu_groups):
+            self.obu.leave(group, conn)
+        conn.obu_groups.clear()
         for channel, keys in conn.subs.items():
             index = self._public_index.get(channel)
             if index is not None:
@@ -274,36 +301,38 @@ class GateWsHub:
     def _on_book(self, update: BookUpdate) -> None:
         if update.venue is not self.venue or not self.conns:
             return
-        key = update.symbol.gate
-        obu_conns = self._subscribers(self._obu_channel, key)
-        frames: dict[bool, str] = {}
-        if obu_conns and not self.ctx.faults.sequence_gap(self.venue):
-            for conn in obu_conns:
-                sd = conn.size_decimal
-                if sd not in frames:
-                    frames[sd] = self._obu_frame(update, sd)
-                conn.push(frames[sd])
+        self.obu.on_book(update)
         top = (update.top_bids[:1], update.top_asks[:1])
         if top != self._last_top.get(update.symbol) and update.top_bids and update.top_asks:
             self._last_top[update.symbol] = top
             tickers: dict[bool, str] = {}
-            for conn in self._subscribers(self._bt_channel, key):
+            for conn in self._subscribers(self._bt_channel, update.symbol.gate):
                 sd = conn.size_decimal
                 if sd not in tickers:
                     tickers[sd] = self._ticker_frame(update.symbol, update.top_bids[0], update.top_asks[0],
                                                      update.last_id, sd)
                 conn.push(tickers[sd])
 
-    def _obu_frame(self, update: BookUpdate, sd: bool) -> str:
+    def _send_obu(self, group: ObuGroup, first_id: int, last_id: int, bids: list, asks: list, ts_ms: int) -> None:
+        frames: dict[bool, str] = {}
+        for conn in list(group.subscribers):
+            sd = conn.size_decimal
+            if sd not in frames:
+                frames[sd] = self._obu_frame(group, first_id, last_id, bids, asks, ts_ms, sd)
+            conn.push(frames[sd])
+        self.ctx.push_log.append((self.venue.value, str(group.symbol), last_id, time.perf_counter_ns()))
+
+    def _obu_frame(self, group: ObuGroup, first_id: int, last_id: int, bids: list, asks: list, ts_ms: int,
+                   sd: bool) -> str:
+        name, level = group.symbol.gate, str(group.spec.level)
         if self.futures:
-            result = {"t": update.ts_ms, "s": update.symbol.gate, "U": update.first_id, "u": update.last_id,
-                      "b": [{"p": fmt(p), "s": size_out(q, sd)} for p, q in update.bids],
-                      "a": [{"p": fmt(p), "s": size_out(q, sd)} for p, q in update.asks], "l": "100"}
+            result: dict = {"t": ts_ms, "s": name, "U": first_id, "u": last_id,
+                            "b": [{"p": fmt(p), "s": size_out(q, sd)} for p, q in bids],
+                            "a": [{"p": fmt(p), "s": size_out(q, sd)} for p, q in asks], "l": level}
         else:
-            result = {"t": update.ts_ms, "e": "depthUpdate", "E": update.ts_ms // 1000, "s": update.symbol.gate,
-                      "U": update.first_id, "u": update.last_id, "b": [[fmt(p), fmt(q)] for p, q in update.bids],
-                      "a": [[fmt(p), fmt(q)] for p, q in update.asks], "l": "100"}
-        return self._frame(f"{self.prefix}.order_book_update", "update", result)
+            result = {"t": ts_ms, "e": "depthUpdate", "E": ts_ms // 1000, "s": name, "U": first_id, "u": last_id,
+                      "b": [[fmt(p), fmt(q)] for p, q in bids], "a": [[fmt(p), fmt(q)] for p, q in asks], "l": level}
+        return self._frame(self._obu_channel, "update", result)
 
     # ---- private pushes ------------------------------------------------------------------
     def _on_account(self, conn: GateWsConn, update: AccountUpdate) -> None:
@@ -315,7 +344,8 @@ class GateWsHub:
                 if self.futures:
                     item = futures_order(order, sd, ws=True)
                 else:
-                    item = {**spot_order(order, order.user_id), "event": update.event}
+                    unified = conn.account is not None and conn.account.gate_unified
+                    item = spot_order_ws(order, update.event, "unified" if unified else "spot")
                 conn.push(self._frame(f"{p}.orders", "update", [item]))
         elif isinstance(update, FillUpdate):
             fill = update.fill

@@ -36,7 +36,7 @@ from pathlib import Path
 import msgspec
 
 from exchanges.models import Balance, VenueId
-from exchanges.sim.engine_types import SimAccount, SimFill, SimFunding, SimOrder, SimPosition
+from exchanges.sim.engine.types import SimAccount, SimFill, SimFunding, SimOrder, SimPosition
 
 log = logging.getLogger(__name__)
 
@@ -233,13 +233,14 @@ class EngineStore:
 
 
 def load_keys(path: Path | None) -> list[SimAccount]:
-    """Read the keys file (``{"accounts": [{user_id, api_key, api_secret, label}]}``);
+    """Read the keys file (``{"accounts": [{user_id, api_key, api_secret, label, gate_mode}]}``);
     empty list when missing or unreadable."""
     if path is None or not path.exists():
         return []
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return [SimAccount(int(a["user_id"]), a["api_key"], a["api_secret"], a.get("label", "")) for a in raw["accounts"]]
+        return [SimAccount(int(a["user_id"]), a["api_key"], a["api_secret"], a.get("label", ""),
+                           a.get("gate_mode", "classic")) for a in raw["accounts"]]
     except (OSError, ValueError, KeyError, TypeError):
         log.warning("sim keys file %s unreadable; generating new accounts", path)
         return []
@@ -251,8 +252,8 @@ def save_keys(path: Path | None, accounts: list[SimAccount]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    data = {"accounts": [{"user_id": a.user_id, "api_key": a.api_key, "api_secret": a.api_secret, "label": a.label}
-                         for a in accounts]}
+    data = {"accounts": [{"user_id": a.user_id, "api_key": a.api_key, "api_secret": a.api_secret, "label": a.label,
+                          "gate_mode": a.gate_mode} for a in accounts]}
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)

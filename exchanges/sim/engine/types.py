@@ -46,12 +46,20 @@ class SimError(Exception):
 @dataclass
 class SimAccount:
     """One simulated trading account. ``api_key``/``api_secret`` live only in
-    memory and the keys file (never in the SQLite DB)."""
+    memory and the keys file (never in the SQLite DB). ``gate_mode`` is the
+    Gate account mode (``classic`` or a unified mode: ``multi_currency``,
+    ``single_currency``, ``portfolio``; docs/venues.md 1.11)."""
 
     user_id: int
     api_key: str
     api_secret: str
     label: str = "default"
+    gate_mode: str = "classic"
+
+    @property
+    def gate_unified(self) -> bool:
+        """True in any Gate unified-account mode (one balance pool for spot and futures)."""
+        return self.gate_mode != "classic"
 
 
 @dataclass

@@ -8,7 +8,7 @@ ids keep increasing because the engine owns them) or holds the last books.
 Funding rates from the recording header are set on the engine as their
 offsets pass.
 
-Aliases (:mod:`exchanges.sim.aliases`): with ``symbols`` (default: the
+Aliases (:mod:`exchanges.sim.recording.aliases`): with ``symbols`` (default: the
 recording's symbol) and ``starts`` (start index of each symbol into the
 events) every symbol replays the same events into its own books, circularly
 from its own start, all merged on one schedule (a heap of the next event of
@@ -33,8 +33,8 @@ from collections.abc import Iterable, Sequence
 from exchanges import clock
 from exchanges.models import MarketType, Symbol, VenueId
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.engine_book import level_map
-from exchanges.sim.recording import Recording
+from exchanges.sim.engine.book import level_map
+from exchanges.sim.recording.format import Recording
 
 log = logging.getLogger(__name__)
 

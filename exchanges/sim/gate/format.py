@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from exchanges.models import OrderStatus, OrderType, Side
-from exchanges.sim.engine_types import SimFill, SimFunding, SimOrder, SimPosition
-from exchanges.sim.gate_common import fmt
+from exchanges.sim.engine.types import SimFill, SimOrder, SimPosition
+from exchanges.sim.gate.common import fmt
 
 
 def size_out(value: Decimal, size_decimal: bool) -> int | str:
@@ -36,8 +36,9 @@ def spot_status(order: SimOrder) -> str:
     return "closed" if order.status is OrderStatus.FILLED else "cancelled"
 
 
-def spot_order(order: SimOrder, user_id: int | None = None) -> dict:
-    """Spot ``Order`` object (REST response and spot.orders item)."""
+def spot_order(order: SimOrder, user_id: int | None = None, account: str = "spot") -> dict:
+    """Spot ``Order`` object (REST response and spot.orders item); ``account``
+    is ``spot`` for classic accounts, ``unified`` for unified ones."""
     by_quote = order.order_type is OrderType.MARKET and order.quote_qty is not None
     amount = order.quote_qty if by_quote else order.qty
     left = (order.quote_qty - order.filled_quote) if by_quote and order.is_open else order.left_qty
@@ -54,7 +55,7 @@ def spot_order(order: SimOrder, user_id: int | None = None) -> dict:
         "status": spot_status(order),
         "currency_pair": order.symbol.gate,
         "type": order.order_type.value,
-        "account": "spot",
+        "account": account,
         "side": order.side.value,
         "amount": fmt(amount),
         "price": fmt(order.price),
@@ -103,6 +104,16 @@ def spot_trade(fill: SimFill, text: str = "") -> dict:
         "sequence_id": str(fill.trade_id),
         "text": text or fill.client_order_id or "apiv4",
     }
+
+
+def spot_order_ws(order: SimOrder, event: str, account: str = "spot") -> dict:
+    """spot.orders item: the ``Order`` object with ``user``, ``event`` and the
+    four times as strings (section 2.6 example: ``"create_time_ms":"1605175506123"``)."""
+    out = spot_order(order, order.user_id, account)
+    out["create_time_ms"] = str(order.created_ms)
+    out["update_time_ms"] = str(order.updated_ms)
+    out["event"] = event
+    return out
 
 
 def spot_usertrade_ws(fill: SimFill) -> dict:
@@ -173,10 +184,12 @@ def futures_order(order: SimOrder, size_decimal: bool, ws: bool = False) -> dict
     if not order.is_open:
         out["finish_as"] = futures_finish_as(order)
         out["finish_time"] = _fs(order.finished_ms or order.updated_ms)
-    if ws:
+    if ws:  # futures.orders: numbers, the user id as a string, no update_time (section 2.6 example)
+        out["user"] = str(order.user_id)
+        out["tkfr"], out["mkfr"] = 0.0005, 0.0002
         out["create_time"] = order.created_ms // 1000
         out["create_time_ms"] = order.created_ms
-        out["update_time"] = order.updated_ms // 1000
+        del out["update_time"]
         if not order.is_open:
             out["finish_time"] = (order.finished_ms or order.updated_ms) // 1000
             out["finish_time_ms"] = order.finished_ms or order.updated_ms
@@ -242,17 +255,3 @@ def futures_position(pos: SimPosition, size_decimal: bool, ws: bool = False) -> 
         out["time"] = pos.updated_ms // 1000
         out["time_ms"] = pos.updated_ms
     return out
-
-
-def funding_book_entry(payment: SimFunding, balance_after: Decimal, entry_id: int) -> dict:
-    """``/futures/usdt/account_book`` item of type ``fund``."""
-    return {
-        "id": str(entry_id),
-        "time": _fs(payment.ts_ms),
-        "change": fmt(payment.amount),
-        "balance": fmt(balance_after),
-        "type": "fund",
-        "text": f"{payment.symbol.gate}:funding",
-        "contract": payment.symbol.gate,
-        "trade_id": "",
-    }

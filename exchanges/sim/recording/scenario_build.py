@@ -4,7 +4,7 @@ needs this script or that folder).
 
 Usage::
 
-    python -m exchanges.sim.scenario_build [--data DIR] [--out DIR]
+    python -m exchanges.sim.recording.scenario_build [--data DIR] [--out DIR]
 
 Derivation (also written into the recording header ``notes`` and the scenario
 README; every constant below is named and documented):
@@ -57,11 +57,11 @@ from pathlib import Path
 from sortedcontainers import SortedDict
 
 from exchanges.models import VenueId
-from exchanges.sim.recording import RecEvent, RecordingWriter, make_header
+from exchanges.sim.recording.format import RecEvent, RecordingWriter, make_header
 
 # The shared data folder beside the project checkout (override with --data).
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
-OUT_DIR = Path(__file__).resolve().parent / "scenarios" / "neiroeth"
+DATA_DIR = Path(__file__).resolve().parents[4] / "shared" / "data"
+OUT_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "neiroeth"
 BINANCE = "binance_spot_usdm_BTCUSDT_20240808_hftbacktest"
 FUNDING = "funding_rates_gateio_mexc"
 

@@ -9,14 +9,14 @@ Usage (server composition)::
     feed = PaperFeed(server.engine, rec.symbol)           # live tops -> engine.set_book
     await feed.start() ... await feed.stop()
 
-The streams and URL injection are those of :class:`exchanges.sim.record.LiveFeed`
+The streams and URL injection are those of :class:`exchanges.sim.recording.record.LiveFeed`
 (Gate ``spot.book_ticker`` / ``futures.book_ticker``, MEXC aggre bookTicker
 protobuf); books hold one level per side. Needs internet unless ``endpoints``
 point at a local server (tests).
 
 Endpoint injection for a simulator started as a separate process:
 ``$ARB_SIM_PAPER_ENDPOINTS`` (or ``sim --paper-endpoints``) holds a JSON object
-with any of the keys of :data:`exchanges.sim.record.DEFAULT_ENDPOINTS`
+with any of the keys of :data:`exchanges.sim.recording.record.DEFAULT_ENDPOINTS`
 (``gate_rest``, ``gate_spot_ws``, ``gate_perp_ws``, ``mexc_rest``, ``mexc_ws``);
 :func:`paper_endpoints` parses it.
 """
@@ -33,8 +33,8 @@ import aiohttp
 from exchanges import clock
 from exchanges.models import Symbol, VenueId
 from exchanges.sim.engine import SimEngine
-from exchanges.sim.record import DEFAULT_ENDPOINTS, Levels, LiveFeed, fetch_rules
-from exchanges.sim.recording import Recording, RecordingWriter, make_header, read_recording
+from exchanges.sim.recording.record import DEFAULT_ENDPOINTS, Levels, LiveFeed, fetch_rules
+from exchanges.sim.recording.format import Recording, RecordingWriter, make_header, read_recording
 
 log = logging.getLogger(__name__)
 

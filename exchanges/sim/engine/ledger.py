@@ -9,6 +9,10 @@ Perp venue (Gate USDT futures, one-way mode): one ``USDT`` balance whose total
 (|size| x multiplier x entry / leverage); ``free`` is what Gate calls
 ``available``. Every change is written to the store and pushed as a
 :class:`BalanceUpdate` / :class:`PositionUpdate` through ``emit``.
+
+Gate unified accounts (users in ``pooled``): Gate spot and USDT futures share
+one balance pool, kept under ``GATE_SPOT`` (docs/venues.md 1.11); the perp's
+margin is locked in that pool's USDT. Positions stay per venue.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from exchanges.models import ZERO, Balance, Symbol, VenueId
-from exchanges.sim.engine_store import EngineStore
-from exchanges.sim.engine_types import (
+from exchanges.sim.engine.store import EngineStore
+from exchanges.sim.engine.types import (
     AccountUpdate,
     BalanceUpdate,
     PositionUpdate,
@@ -40,6 +44,23 @@ class Ledger:
         self.balances: dict[tuple[int, VenueId], dict[str, Balance]] = {}
         self.positions: dict[tuple[int, VenueId, Symbol], SimPosition] = {}
         self.funding: list[SimFunding] = []
+        #: user ids of Gate unified accounts (their GATE_PERP balances live in the GATE_SPOT pool)
+        self.pooled: set[int] = set()
+
+    def pool(self, user_id: int, venue: VenueId) -> VenueId:
+        """The venue whose balances ``venue`` uses for this user (see module doc)."""
+        if venue is VenueId.GATE_PERP and user_id in self.pooled:
+            return VenueId.GATE_SPOT
+        return venue
+
+    def merge_into_pool(self, user_id: int, ts_ms: int) -> None:
+        """Move the user's free Gate futures balances into the spot pool (switch to unified)."""
+        for asset, bal in list(self.balances.get((user_id, VenueId.GATE_PERP), {}).items()):
+            if bal.locked:
+                raise SimError("INVALID_PARAM_VALUE", "close futures positions and orders before switching mode")
+            if bal.free:
+                self.adjust(user_id, VenueId.GATE_PERP, asset, -bal.free, ZERO, "transfer", ts_ms)
+                self.adjust(user_id, VenueId.GATE_SPOT, asset, bal.free, ZERO, "transfer", ts_ms)
 
     def load(self) -> None:
         for user_id, venue, bal in self.store.balances():
@@ -50,10 +71,10 @@ class Ledger:
 
     # ---- balances -----------------------------------------------------------
     def balance(self, user_id: int, venue: VenueId, asset: str) -> Balance:
-        return self.balances.get((user_id, venue), {}).get(asset) or Balance(asset, ZERO, ZERO)
+        return self.balances.get((user_id, self.pool(user_id, venue)), {}).get(asset) or Balance(asset, ZERO, ZERO)
 
     def all_balances(self, user_id: int, venue: VenueId) -> dict[str, Balance]:
-        return dict(self.balances.get((user_id, venue), {}))
+        return dict(self.balances.get((user_id, self.pool(user_id, venue)), {}))
 
     def adjust(self, user_id: int, venue: VenueId, asset: str, d_free: Decimal, d_locked: Decimal,
                change_type: str, ts_ms: int) -> Balance:
@@ -62,8 +83,8 @@ class Ledger:
         new = Balance(asset, old.free + d_free, old.locked + d_locked)
         if new.locked < 0 and new.locked > Decimal("-1e-12"):
             new = Balance(asset, new.free + new.locked, ZERO)
-        self.balances.setdefault((user_id, venue), {})[asset] = new
-        self.store.put_balance(user_id, venue, new)
+        self.balances.setdefault((user_id, self.pool(user_id, venue)), {})[asset] = new
+        self.store.put_balance(user_id, self.pool(user_id, venue), new)
         self.emit(user_id, venue, BalanceUpdate(venue, new, d_free + d_locked, change_type, ts_ms))
         return new
 
