@@ -134,3 +134,14 @@ def sim_endpoints(mode: str, symbol: Symbol, home: Path, *, scenario: str | None
         raise FactoryError(str(exc)) from None
     check_sim_symbol(endpoints, symbol)
     return endpoints
+
+
+def paper_feed_errors(home: Path) -> dict[str, str]:
+    """The last stream error per venue of a running paper-mode simulator's live feed ({} when it
+    runs no paper feed, is not running, or every stream is up)."""
+    from exchanges.sim import process
+
+    endpoints = process.sim_status(home)
+    health = process.health(endpoints) if endpoints else None
+    paper = (health or {}).get("paper") or {}
+    return {str(k): str(v) for k, v in (paper.get("errors") or {}).items() if v}

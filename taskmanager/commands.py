@@ -245,7 +245,23 @@ async def _drive_and_report(manager: Any, store: Any, task_id: str, dashboard: b
         _print(f"task {task_id} paused; resume with: tasks resume {task_id}")
     if record.status.value in ("failed", "halted") and record.last_error:
         _print(f"  reason: {record.last_error.splitlines()[0] if record.last_error else ''}")
+    if record.mode == "paper" and record.status.value == "halted":
+        await _report_paper_feed(store, record)
     return exit_status_for(record.status, handle.outcome)
+
+
+async def _report_paper_feed(store: Any, record: Any) -> None:
+    """Paper mode halted (typically: no fresh books while syncing): name each venue's live-feed
+    error, on the console and in the task's journal (``tasks show``)."""
+    from exchanges import factory
+
+    errors = factory.paper_feed_errors(_home())
+    if not errors:
+        return
+    text = "; ".join(f"{venue}: {error}" for venue, error in sorted(errors.items()))
+    _print(f"  paper feed: {text}")
+    log.error("task %s: paper feed: %s", record.task_id, text)
+    await store.journal(record.task_id, "paper_feed", text)
 
 
 async def _get_record(store: Any, task_id: str) -> Any:

@@ -93,9 +93,12 @@ class PaperFeed:
         self.updates[venue] += 1
 
     def status(self) -> dict:
-        """``{"symbol", "updates": {venue: n}, "connected": {venue: bool}, "malformed": n}``."""
+        """``{"symbol", "updates": {venue: n}, "connected": {venue: bool}, "errors": {venue: text},
+        "malformed": n}`` (``errors``: the last stream error of each venue not connected)."""
         return {"symbol": str(self.symbol), "updates": {v.value: n for v, n in self.updates.items()},
-                "connected": {v.value: c for v, c in self.feed.connected.items()}, "malformed": self.feed.malformed}
+                "connected": {v.value: c for v, c in self.feed.connected.items()},
+                "errors": {v.value: e for v, e in self.feed.last_error.items() if e},
+                "malformed": self.feed.malformed}
 
     async def start(self) -> None:
         """Connect the three streams (returns at once; books fill as pushes arrive)."""

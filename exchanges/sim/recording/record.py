@@ -144,6 +144,8 @@ class LiveFeed:
         self.malformed = 0
         self.pushes: dict[VenueId, int] = {v: 0 for v in VenueId}
         self.connected: dict[VenueId, bool] = {v: False for v in VenueId}
+        #: the last stream error per venue ("" once a stream is up again)
+        self.last_error: dict[VenueId, str] = {v: "" for v in VenueId}
 
     async def start(self) -> None:
         if self._session is None:
@@ -168,6 +170,7 @@ class LiveFeed:
                 raise
             except Exception as exc:  # network errors: log and reconnect
                 log.warning("%s public stream: %r; reconnecting in %.0f s", venue.value, exc, RECONNECT_DELAY_S)
+                self.last_error[venue] = f"{type(exc).__name__}: {exc}"[:300]
             self.connected[venue] = False
             await asyncio.sleep(RECONNECT_DELAY_S)
 
@@ -187,6 +190,7 @@ class LiveFeed:
         async with self._session.ws_connect(url, headers=headers, heartbeat=None, autoping=True) as ws:
             await ws.send_str(json.dumps(subscribe))
             self.connected[venue] = True
+            self.last_error[venue] = ""
             next_ping = time.monotonic() + PING_INTERVAL_S
             while True:
                 try:
