@@ -440,6 +440,11 @@ class StrategyTask:
     async def on_shutdown(self) -> None:
         """Called once by the runner after the last step."""
 
+    def stop_budget_s(self) -> float:
+        """Seconds a graceful stop of this task may need (its own bounded settling steps); the
+        runner waits at least this long, and at least its own stop timeout."""
+        return 0.0
+
     def pnl(self) -> dict[str, str]:
         """PnL totals persisted with each checkpoint (decimal strings)."""
         return {}

@@ -119,15 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--width", type=int, default=0, help="frame width for --once (default: terminal)")
     dash.set_defaults(func="dashboard")
 
-    try:
-        from exchanges.sim import cli as sim_cli  # another helper's module; optional
-    except Exception:  # absent or broken: the runner still works
-        sim_cli = None
-    if sim_cli is not None and hasattr(sim_cli, "register"):
-        try:
-            sim_cli.register(sub)
-        except Exception as exc:  # pragma: no cover - defensive
-            log.debug("sim subcommands unavailable: %s", exc)
+    from exchanges.sim import cli as sim_cli
+
+    sim_cli.register(sub)
     return parser
 
 

@@ -42,6 +42,7 @@ from typing import Any
 from exchanges import clock
 from state.records import TaskRecord, TaskStatus
 from state.store import LeaseLost, Store
+from strategies.base import StrategyTask
 from taskmanager.dashboard import dumps_live
 from taskmanager.views import LEASE_TTL_S, lease_state, this_host
 
@@ -58,7 +59,7 @@ class LeaseBusy(Exception):
 class Handle:
     """Book-keeping of one driven task."""
 
-    task: Any  # StrategyTask
+    task: StrategyTask
     resumed: bool = False
     duration_s: float | None = None
     flatten_on_exit: bool = False
@@ -150,9 +151,7 @@ class TaskManager:
         ``resumed``, ``duration_s``, ``flatten_on_exit``, ``stop_now``, ``stop_now_flatten``,
         ``pause_now``."""
         handle = Handle(task=task, **options)
-        fence = getattr(task, "fence", None)
-        if fence is not None:
-            fence.ttl_s = self.lease_ttl_s
+        task.fence.ttl_s = self.lease_ttl_s
         self.handles[task.task_id] = handle
         return handle
 
@@ -260,15 +259,12 @@ class TaskManager:
         held = await self.store.heartbeat_many([handle.task_id], self.owner_id)
         if handle.task_id not in held:
             raise LeaseLost(f"task {handle.task_id}: lease is not held by {self.owner_id}")
-        fence = getattr(handle.task, "fence", None)
-        if fence is not None:
-            fence.confirm(issued)
+        handle.task.fence.confirm(issued)
 
     def _stop_timeout_s(self, handle: Handle) -> float:
         """How long a stop may take for this task: the runner's bound, or more if the task's own
         bounded steps (settling, completing) need it."""
-        budget = getattr(handle.task, "stop_budget_s", None)
-        return max(self.stop_timeout_s, float(budget()) if callable(budget) else 0.0)
+        return max(self.stop_timeout_s, float(handle.task.stop_budget_s()))
 
     def _check_duration(self, handle: Handle) -> None:
         if handle.duration_s is None or handle.stop_requested_mono is not None:
@@ -286,7 +282,7 @@ class TaskManager:
         msg = (f"could not finish stopping within {self._stop_timeout_s(handle):.0f} s; left in {task.state.value} "
                f"with status stopping (run 'tasks stop {task.task_id}' to retry)")
         log.error("task %s: %s", task.task_id, msg)
-        halt = getattr(getattr(task, "context", None), "halt_reason", "")
+        halt = task.context.halt_reason
         with contextlib.suppress(Exception):
             if task.status is not TaskStatus.STOPPING and not task.status.is_terminal:
                 await self.store.set_status(task.task_id, TaskStatus.STOPPING, msg, owner_id=self.owner_id)
@@ -312,9 +308,7 @@ class TaskManager:
 
     async def _finish(self, handle: Handle, shutdown_needed: bool) -> None:
         task = handle.task
-        fence = getattr(task, "fence", None)
-        if fence is not None:
-            fence.lose()  # this process drives the task no more: nothing of it may be sent
+        task.fence.lose()  # this process drives the task no more: nothing of it may be sent
         if shutdown_needed:
             try:
                 await asyncio.wait_for(task.on_shutdown(), timeout=self.close_timeout_s)
@@ -329,7 +323,7 @@ class TaskManager:
             await self.store.release_lease(task.task_id, self.owner_id)
 
     async def _close_venues(self, task: Any) -> None:
-        for venue_id, venue in dict(getattr(task, "venues", {}) or {}).items():
+        for venue_id, venue in dict(task.venues).items():
             try:
                 await asyncio.wait_for(venue.close(), timeout=self.close_timeout_s)
             except (Exception, asyncio.TimeoutError, asyncio.CancelledError) as exc:
@@ -409,13 +403,10 @@ class TaskManager:
             log.warning("heartbeat of %d task(s) failed: %s", len(active), exc)
             return
         for handle in active:
-            fence = getattr(handle.task, "fence", None)
             if handle.task_id in held:
-                if fence is not None:
-                    fence.confirm(issued)
+                handle.task.fence.confirm(issued)
                 continue
-            if fence is not None:
-                fence.lose()
+            handle.task.fence.lose()
             if handle.driver is not None:
                 handle.lease_lost = True
                 handle.driver.cancel()
@@ -479,7 +470,7 @@ class TaskManager:
             "owner_pid": self.pid,
             "updated_ms": clock.now_ms(),
         })
-        last_error = str(getattr(task, "last_error", "") or "")
+        last_error = str(task.last_error or "")
         if "last_error" not in view and last_error:
             view["last_error"] = last_error
         return dumps_live(view)

@@ -166,21 +166,10 @@ def sim_main(args: argparse.Namespace) -> int:
 
 
 def record_main(args: argparse.Namespace) -> int:
-    """Entry of the ``record`` subcommand (implemented in exchanges.sim.recording.record)."""
-    try:
-        from exchanges.sim.recording import record
-    except ImportError as exc:
-        print(f"error: recording is not available: {exc}", file=sys.stderr)
-        return 2
-    for name in ("main_record", "cli_main", "main", "record_main"):
-        fn = getattr(record, name, None)
-        if callable(fn):
-            result = fn(args)
-            if asyncio.iscoroutine(result):
-                result = asyncio.run(result)
-            return int(result or 0)
-    print("error: exchanges.sim.recording.record has no entry point", file=sys.stderr)
-    return 2
+    """Entry of the ``record`` subcommand (:func:`exchanges.sim.recording.record.main_record`)."""
+    from exchanges.sim.recording import record
+
+    return int(record.main_record(args) or 0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
