@@ -50,6 +50,7 @@ DEFAULT_TOP = 20
 WATCH_WINDOW_S = 30.0
 MAX_WINDOW_S = 3600.0
 MAX_TOP = 10_000
+STREAM_MAX = 100  # = taskmanager.scan_run.STREAM_MAX_SYMBOLS (kept here so --help loads nothing heavy)
 
 
 def _number(text: str, parse: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
@@ -86,13 +87,17 @@ def _quote(text: str) -> str:
 
 def register(subparsers: Any) -> None:
     """Add ``scan`` to run.py's subparsers (``func(args) -> int``)."""
-    p = subparsers.add_parser("scan", help="rank the symbols a task could run on (discovery + opportunities)",
-                              description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p = subparsers.add_parser(
+        "scan", help="rank the symbols a task could run on (discovery + opportunities)",
+        description="Find the symbols tradable on Gate spot, the Gate USDT perpetual and MEXC spot at once and rank "
+                    "them by what a delta-neutral task could earn (README \"Scanner\").",
+        epilog="Exit status: 0 ranking printed (a failed venue is named in the footer), 1 no venue answered, "
+               "2 bad input.")
     p.add_argument("--mode", choices=MODES, default="sim",
                    help="sim (local simulator, default), paper or live (the real venues' public data, no keys)")
     p.add_argument("--top", type=_positive_int, metavar="N",
                    help=f"show the best N (default {DEFAULT_TOP} in the table, all with --json); "
-                        "the window streams at most the best 100")
+                        f"a window streams the best N, at most {STREAM_MAX}")
     p.add_argument("--min-edge-bps", type=_non_negative_bps, metavar="X",
                    help="edge after both taker fees that counts as executable (default: entry_threshold_bps)")
     p.add_argument("--quote", type=_quote, default="USDT", help="quote asset of the pairs (USDT)")

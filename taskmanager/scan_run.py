@@ -43,7 +43,8 @@ class RoundResult:
     """What one round found. ``rows`` ranked best first; ``appeared``/``disappeared``: symbols
     new or gone since the previous round; ``failures``: endpoints without a usable answer;
     ``malformed``: ``"venue endpoint"`` -> entries skipped; ``streamed``: symbols of the window
-    (empty without one); ``stream_stats``: per venue; ``window_s``: its length."""
+    (empty without one); ``stream_stats``: per venue; ``window_s``: its length; ``interrupted``:
+    the window was cut short (Ctrl-C)."""
 
     round: int
     ts_ms: int
@@ -57,6 +58,7 @@ class RoundResult:
     streamed: list[Symbol] = field(default_factory=list)
     stream_stats: dict[VenueId, StreamStats] = field(default_factory=dict)
     window_s: float | None = None
+    interrupted: bool = False
 
     @property
     def answered(self) -> list[VenueId]:
@@ -163,6 +165,7 @@ class Scanner:
         result.streamed = chosen
         result.stream_stats = streams.stats
         result.window_s = round(end_s - start_s, 3)
+        result.interrupted = stop is not None and stop.is_set()
         return result
 
     @staticmethod

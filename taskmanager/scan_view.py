@@ -22,6 +22,7 @@ SCHEMA = "arb-scan/1"
 WIDE = 120
 NARROW = 80
 EXCLUDED_SHOWN = 6
+COMMAND_INDENT = "  "  # a footer line holding a command is never wrapped (copy and paste it whole)
 SHORT = {VenueId.GATE_SPOT: "gs", VenueId.GATE_PERP: "gp", VenueId.MEXC_SPOT: "ms"}
 
 
@@ -81,12 +82,16 @@ def _funding(row: Row) -> str:
     return f"{row.funding_bps:+.2f}{_interval(row.funding_interval_s)}"
 
 
+def _arrow(direction: str) -> str:
+    """``gate_spot>mexc_spot`` -> ``gs>ms``."""
+    sell, _, buy = direction.partition(">")
+    return f"{SHORT[VenueId(sell)]}>{SHORT[VenueId(buy)]}"
+
+
 def _best(row: Row, params: ScanParams) -> str:
     if row.best_direction is None or row.best_edge_bps is None:
         return "-"
-    sell, _, buy = row.best_direction.partition(">")
-    arrow = f"{SHORT[VenueId(sell)]}>{SHORT[VenueId(buy)]}"
-    return f"{arrow} {_edge(row, params, row.best_edge_bps)}"
+    return f"{_arrow(row.best_direction)} {_edge(row, params, row.best_edge_bps)}"
 
 
 def _hedge(row: Row) -> str:
@@ -172,22 +177,29 @@ def header(result: RoundResult, mode: str, params: ScanParams, top: int) -> str:
             f"position {params.position_usdt} USDT, max order {params.max_order_usdt} USDT")
 
 
-def footer(result: RoundResult, mode: str, config: str | None = None) -> list[str]:
+def footer(result: RoundResult, mode: str, params: ScanParams, config: str | None = None) -> list[str]:
     """The footer lines: best symbol and its start command, window, exclusions, symbols that
     appeared or disappeared, failed venues and endpoints, malformed answers, refused streams."""
     lines: list[str] = []
     best = best_row(result.rows)
     if best is not None:
-        state = "eligible" if best.eligible else "NOT eligible: " + ", ".join(
-            w for w, ok in (("depth below minimum", best.depth_ok), ("not hedgeable", best.hedgeable)) if not ok)
-        lines.append(f"best: {best.base} ({state}) -> {start_command(best, mode, config)}")
+        facts = ["eligible" if best.eligible else "NOT eligible: " + ", ".join(
+            w for w, ok in (("top below a minimum order", best.depth_ok), ("not hedgeable", best.hedgeable)) if not ok)]
+        if best.best_edge_bps is not None and best.best_direction is not None:
+            facts.append(f"edge now {best.best_edge_bps:.1f} bps {_arrow(best.best_direction)}")
+        if best.edge_share is not None:
+            facts.append(f"executable {best.edge_share * 100:.0f}% of the window")
+        lines.append(f"best: {best.base} ({', '.join(facts)}); start a task on it with:")
+        lines.append(COMMAND_INDENT + start_command(best, mode, config))
     else:
         lines.append("best: none (no symbol is tradable on every venue that answered)")
     if result.window_s is not None:
         frames, updates, malformed = stream_totals(result)
         rate = updates / result.window_s if result.window_s > 0 else 0.0
-        lines.append(f"window: {result.window_s:.1f} s over {len(result.streamed)} symbol(s); {updates} book updates "
-                     f"({rate:.0f}/s), {malformed} malformed frame(s)")
+        cut = " (interrupted)" if result.interrupted else ""
+        lines.append(f"window: {result.window_s:.1f} s{cut} over {len(result.streamed)} symbol(s); {updates} book updates "
+                     f"({rate:.0f}/s), {malformed} malformed frame(s); share = part of the window the edge cleared "
+                     f"{params.min_edge_bps} bps with the tops covering every minimum order")
     excluded = result.discovery.excluded
     if excluded:
         shown = "; ".join(f"{e.symbol.base} ({', '.join(e.reasons)})" for e in excluded[:EXCLUDED_SHOWN])
@@ -215,8 +227,11 @@ def render(result: RoundResult, mode: str, params: ScanParams, top: int, width: 
     width = max(width, NARROW)
     out = textwrap.wrap(header(result, mode, params, top), width)
     out += table(result.rows[:top], params, width)
-    for line in footer(result, mode, config):
-        out += textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False)
+    for line in footer(result, mode, params, config):
+        if line.startswith(COMMAND_INDENT):
+            out.append(line)
+        else:
+            out += textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False)
     return "\n".join(out)
 
 
@@ -240,7 +255,7 @@ def document(result: RoundResult, mode: str, params: ScanParams, top: int | None
         "best": best.symbol if best else None,
         "start_command": start_command(best, mode, config) if best else None,
         "window": None if result.window_s is None else {
-            "window_s": result.window_s, "symbols": [s.base for s in result.streamed], "frames": frames,
+            "window_s": result.window_s, "interrupted": result.interrupted, "symbols": [s.base for s in result.streamed], "frames": frames,
             "updates": updates, "malformed_frames": malformed,
             "updates_per_s": round(updates / result.window_s, 1) if result.window_s else 0.0},
         "excluded": [{"symbol": str(e.symbol), "reasons": list(e.reasons)} for e in result.discovery.excluded],

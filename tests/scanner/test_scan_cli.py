@@ -100,7 +100,8 @@ def test_every_line_fits_the_width(width):
     else:
         assert "best bps" in header and "ms>gs bps" not in header
     assert any("VERYLONG" in line and "~" in line for line in lines)  # a long name is cut, not dropped
-    assert any(line.startswith("best: ") and "python run.py start --symbol" in line for line in lines)
+    best = next(i for i, line in enumerate(lines) if line.startswith("best: "))
+    assert "  python run.py start --symbol X016 --mode paper" in lines[best:best + 4]  # whole, never wrapped
     joined = " ".join(lines)
     assert "appeared since the last round: X001" in joined and "disappeared since the last round: GONE" in joined
     assert "failed: mexc_spot /api/v3/ticker/24hr: HTTP 503" in joined.replace("\n", " ")
@@ -109,8 +110,9 @@ def test_every_line_fits_the_width(width):
 
 def test_table_shows_at_most_top_rows():
     lines = render(_result(), "sim", ScanParams(), 3, 120).splitlines()
-    ranks = [line.split()[0] for line in lines if line[:3].strip().isdigit()]
-    assert ranks == ["1", "2", "3"]
+    first = next(i for i, line in enumerate(lines) if line.lstrip().startswith("# symbol")) + 1
+    last = next(i for i, line in enumerate(lines) if line.startswith("best: "))
+    assert [line.split()[0] for line in lines[first:last]] == ["1", "2", "3"]
 
 
 def test_json_has_every_figure_with_its_unit_and_the_ranking_first():
@@ -130,3 +132,9 @@ def test_compact_numbers():
     assert [compact(D(x)) for x in ("0.35", "12.34", "1234", "45678", "7800000", "1200000000", "-0.5")] == [
         "0.35", "12.3", "1234", "45.7k", "7.8M", "1.2B", "-0.50"]
     assert compact(None) == "-"
+
+
+def test_the_help_text_names_the_real_stream_cap():
+    from taskmanager import scan, scan_run
+
+    assert scan.STREAM_MAX == scan_run.STREAM_MAX_SYMBOLS

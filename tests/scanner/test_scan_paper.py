@@ -47,7 +47,8 @@ def test_live_mode_reads_the_same_public_data_and_prints_a_live_start_command(fa
     monkeypatch.setenv(ENV, fake_public.endpoints_json())
     rc, out, _ = scan(capsys, "--mode", "live", "--top", "1", "--width", "120")
     assert rc == 0
-    assert "best: AAA (eligible) -> python run.py start --symbol AAA --mode live --live" in out
+    assert "best: AAA (eligible, edge now 24.9 bps gs>ms); start a task on it with:\n" \
+           "  python run.py start --symbol AAA --mode live --live\n" in out
     table = [line for line in out.splitlines() if line.startswith("  1 ")]
     assert len(table) == 1 and "AAA" in table[0] and not any(line.startswith("  2 ") for line in out.splitlines())
 

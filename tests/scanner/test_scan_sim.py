@@ -164,3 +164,18 @@ def test_scan_sim_mode_uses_the_running_simulator(tmp_path, monkeypatch, capsys,
     assert sorted(r["base"] for r in doc["symbols"]) == ["NEIRO001", "NEIRO002", "NEIRO003", "NEIROETH"]
     assert doc["symbols"][0]["base"] == "NEIRO002" and doc["symbols"][0]["best_edge_bps"] is not None
     assert doc["start_command"] == "python run.py start --symbol NEIRO002 --mode sim"
+
+
+async def test_a_stop_request_cuts_the_window_short_and_says_so(pepe_sim):
+    scanner = Scanner(sim_endpoints(pepe_sim.endpoints), ScanParams())
+    stop = asyncio.Event()
+    try:
+        result = await scanner.rest_round()
+        window = asyncio.create_task(scanner.stream_window(result, 60.0, stop=stop))
+        await wait_for(lambda: scanner.processed >= 3, timeout_s=5)
+        stop.set()  # what Ctrl-C / SIGTERM do in `scan --watch`
+        result = await asyncio.wait_for(window, 5)
+    finally:
+        await scanner.close()
+    assert result.interrupted and result.window_s is not None and result.window_s < 10
+    assert all(r.window_updates is not None for r in result.rows)
