@@ -93,6 +93,10 @@ class Scanner:
         self.rounds = 0
         self._previous: set[Symbol] | None = None
         self.processed = 0  # book updates applied by windows (all venues)
+        #: the current (or last) window's accumulators per symbol, and when it started counting
+        #: (monotonic s; None until the streams of the current window are up): progress for a caller
+        self.windows: dict[Symbol, EdgeWindow] = {}
+        self.window_started_s: float | None = None
 
     async def close(self) -> None:
         await self.client.close()
@@ -121,6 +125,8 @@ class Scanner:
             return result
         start_s = clock.monotonic_s()
         books = {sym: _WindowBook(sym, _markets(sym, result.snapshots), start_s) for sym in chosen}
+        self.windows = {sym: book.window for sym, book in books.items()}
+        self.window_started_s = None
         by_name: dict[tuple[VenueId, str], _WindowBook] = {}
         names: dict[VenueId, list[str]] = {v: [] for v in VENUES}
         for book in books.values():
@@ -155,6 +161,7 @@ class Scanner:
             start_s = clock.monotonic_s()  # the window counts from when the streams are up
             for book in books.values():
                 book.window.rebase(start_s)
+            self.window_started_s = start_s
             await self._wait(window_s, stop)
         finally:
             end_s = clock.monotonic_s()
@@ -183,6 +190,11 @@ def refused_symbols(result: RoundResult) -> list[str]:
     """``"venue symbol: message"`` for every streamed symbol a venue refused."""
     return [f"{venue.value} {name}: {message}" for venue, stats in result.stream_stats.items()
             for name, message in sorted(stats.refused.items())]
+
+
+def unconnected_streams(result: RoundResult) -> list[VenueId]:
+    """Venues whose book-ticker stream never connected during the window."""
+    return [venue for venue, stats in result.stream_stats.items() if stats.connects == 0]
 
 
 def stream_totals(result: RoundResult) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ import msgspec
 
 from exchanges.models import VenueId
 from strategies.scanner.rank import FIELD_UNITS, Row, ScanParams
-from taskmanager.scan_run import RoundResult, refused_symbols, stream_totals
+from taskmanager.scan_run import RoundResult, refused_symbols, stream_totals, unconnected_streams
 
 SCHEMA = "arb-scan/1"
 WIDE = 120
@@ -218,6 +218,8 @@ def footer(result: RoundResult, mode: str, params: ScanParams, config: str | Non
         lines.append(f"malformed: {name}: {count} entr{'y' if count == 1 else 'ies'} skipped")
     for text in refused_symbols(result):
         lines.append(f"stream refused: {text}")
+    for venue in unconnected_streams(result):
+        lines.append(f"stream down: {venue.value} never connected during the window (its REST figures are used)")
     return lines
 
 
@@ -257,6 +259,7 @@ def document(result: RoundResult, mode: str, params: ScanParams, top: int | None
         "window": None if result.window_s is None else {
             "window_s": result.window_s, "interrupted": result.interrupted, "symbols": [s.base for s in result.streamed], "frames": frames,
             "updates": updates, "malformed_frames": malformed,
+            "unconnected_venues": [v.value for v in unconnected_streams(result)],
             "updates_per_s": round(updates / result.window_s, 1) if result.window_s else 0.0},
         "excluded": [{"symbol": str(e.symbol), "reasons": list(e.reasons)} for e in result.discovery.excluded],
         "excluded_counts": result.discovery.excluded_counts,

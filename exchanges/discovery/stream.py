@@ -188,11 +188,11 @@ class BookTickerStreams:
     """Book tickers of ``symbols`` (venue -> venue symbols) on the three venues (module doc).
 
     ``await start()`` connects in the background; ``await close()`` stops everything.
-    ``stats`` holds a :class:`StreamStats` per venue."""
+    ``stats`` holds a :class:`StreamStats` per venue that has symbols to stream."""
 
     def __init__(self, endpoints: DiscoveryEndpoints, symbols: Mapping[VenueId, Sequence[str]],
                  on_quote: QuoteHandler, *, mexc_interval: str = MEXC_INTERVAL) -> None:
-        self.stats = {venue: StreamStats() for venue in VenueId}
+        self.stats = {venue: StreamStats() for venue in VenueId if symbols.get(venue)}
         self._clients: list[WsClient] = []
         for venue, url in ((VenueId.GATE_SPOT, endpoints.gate_spot_ws), (VenueId.GATE_PERP, endpoints.gate_perp_ws)):
             if symbols.get(venue):

@@ -113,3 +113,14 @@ def test_watch_rounds_report_symbols_that_appear_and_disappear(fake_public, monk
     assert docs[0]["appeared"] == [] and docs[0]["disappeared"] == []
     assert docs[1]["appeared"] == ["EEEUSDT"] and docs[1]["disappeared"] == ["AAAUSDT"]
     assert sorted(r["base"] for r in docs[1]["symbols"]) == ["BBB", "EEE"]
+
+
+def test_a_stream_that_never_connects_is_named_and_the_window_still_ends(fake_public, monkeypatch, capsys,
+                                                                         closed_port):
+    eps = json.loads(fake_public.endpoints_json())
+    eps["mexc_ws"] = f"ws://127.0.0.1:{closed_port}/ws"
+    monkeypatch.setenv(ENV, json.dumps(eps))
+    rc, out, err = scan(capsys, "--mode", "paper", "--window-s", "0.4", "--width", "120")
+    assert rc == 0, err
+    assert "stream down: mexc_spot never connected during the window (its REST figures are used)" in out
+    assert "window: " in out and "AAA" in out

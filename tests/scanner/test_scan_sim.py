@@ -105,7 +105,9 @@ async def test_window_reranks_by_how_long_the_edge_was_executable(pepe_sim):
         result = await scanner.rest_round()
         assert [r.base for r in result.rows] == ["PEPE005", "PEPE", "PEPE004"]
         window = asyncio.create_task(scanner.stream_window(result, 1.5))
-        await wait_for(lambda: scanner.processed >= 6, timeout_s=5)  # streams up, books arriving
+        # the window counts and has seen PEPE005's executable books at least once
+        await wait_for(lambda: scanner.window_started_s is not None and P5 in scanner.windows
+                       and scanner.windows[P5].updates >= 1, timeout_s=5)
         # PEPE005's edge goes away early in the window: Gate spot's ask jumps above MEXC's bid
         pepe_sim.engine.set_book(GS, P5, [(D("0.0000352"), D(10) ** 9)], [(D("0.0000360"), D(10) ** 9)])
         result = await window
