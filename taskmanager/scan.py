@@ -191,8 +191,8 @@ async def run_scan(args: argparse.Namespace, endpoints: DiscoveryEndpoints, para
             if result.answered:
                 status = 0
                 if args.json:
-                    print(to_json(document(result, args.mode, params, args.top, args.config), pretty=not args.watch),
-                          flush=True)
+                    doc = document(result, args.mode, params, args.top, args.config, args.quote)
+                    print(to_json(doc, pretty=not args.watch), flush=True)
                 else:
                     print(render(result, args.mode, params, top, _width(args), args.config), flush=True)
                     if args.watch:

@@ -238,7 +238,7 @@ def render(result: RoundResult, mode: str, params: ScanParams, top: int, width: 
 
 
 def document(result: RoundResult, mode: str, params: ScanParams, top: int | None,
-             config: str | None = None) -> dict[str, Any]:
+             config: str | None = None, quote: str = "USDT") -> dict[str, Any]:
     """The ``--json`` object: ``symbols`` (ranked rows, the first list) then everything else,
     with ``units`` naming the unit of every row field."""
     rows = result.rows if top is None else result.rows[:top]
@@ -250,7 +250,7 @@ def document(result: RoundResult, mode: str, params: ScanParams, top: int | None
         "mode": mode,
         "round": result.round,
         "ts_ms": result.ts_ms,
-        "quote": rows[0].quote if rows else None,
+        "quote": quote,
         "params": {"min_edge_bps": params.min_edge_bps, "position_usdt": params.position_usdt,
                    "max_order_usdt": params.max_order_usdt, "gate_spot_fraction": params.gate_spot_fraction},
         "discovered": len(result.discovery.symbols),

@@ -30,6 +30,7 @@ class FakePublic:
         self.raw: dict[str, bytes] = {}
         self.requests: Counter[str] = Counter()
         self.ws_refuse: set[str] = set()  # bases the WebSockets do not know (delisted since the REST round)
+        self.ws_subscribed = 0  # subscribe requests answered on the WebSockets
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -117,6 +118,7 @@ class FakePublic:
             return
         await ws.send_str(json.dumps({"time": 0, "id": req.get("id"), "channel": channel, "event": "subscribe",
                                       "error": None, "result": {"status": "success"}}))
+        self.ws_subscribed += 1
         await ws.send_str("{malformed")
         for pair in req.get("payload", []):
             c = known[pair]
@@ -137,6 +139,7 @@ class FakePublic:
         good = [t for t in topics if t not in bad]
         if good:
             await ws.send_str(json.dumps({"id": 0, "code": 0, "msg": ",".join(good)}))
+            self.ws_subscribed += 1
         if bad:
             await ws.send_str(json.dumps({"id": 0, "code": 0, "msg": f"Not Subscribed successfully! "
                                           f"[{','.join(bad)}].  Reason： Blocked! "}))

@@ -7,6 +7,14 @@ disappear."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
 
 from taskmanager.cli import main
 from tests.scanner.venue_json import Coin
@@ -124,3 +132,25 @@ def test_a_stream_that_never_connects_is_named_and_the_window_still_ends(fake_pu
     assert rc == 0, err
     assert "stream down: mexc_spot never connected during the window (its REST figures are used)" in out
     assert "window: " in out and "AAA" in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_watch_with_the_interrupted_round_and_exit_0(fake_public, tmp_path):
+    env = dict(os.environ, ARB_SCAN_ENDPOINTS=fake_public.endpoints_json(), ARB_HOME=str(tmp_path / "home"))
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "run.py", "scan", "--mode", "paper", "--watch", "--window-s", "60"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while fake_public.ws_subscribed < 3:  # the window's three streams are subscribed: it is running
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in out + err and err == ""
+    assert "round 1" in out and "s (interrupted) over 2 symbol(s)" in out and "round 2" not in out
