@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--width", type=int, default=0, help="frame width for --once (default: terminal)")
     dash.set_defaults(func="dashboard")
 
+    from taskmanager import scan  # `scan`: symbol discovery and opportunity ranking (taskmanager/scan.py)
+
+    scan.register(sub)
     from exchanges.sim import cli as sim_cli
 
     sim_cli.register(sub)

@@ -59,6 +59,9 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alias-symbols", type=int, default=1, metavar="N",
                         help="serve the recording under N symbol names (its own + e.g. NEIRO001..NEIRO<N-1>), "
                              "each with its own books, orders and funding (default 1)")
+    parser.add_argument("--alias-listing", default=None, metavar="SPEC",
+                        help="mark served symbols absent or untradable on a venue, e.g. "
+                             "NEIRO001:mexc_spot=absent,NEIRO002:gate_perp=delisted (exchanges/sim/recording/listing.py)")
 
 
 def _print_endpoints(endpoints: dict, as_json: bool) -> None:
@@ -103,7 +106,8 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
                            port_base=args.port_base, speed=args.speed, loop=not args.no_loop,
                            paper_symbol=getattr(args, "paper", None), paper_endpoints=paper_urls,
                            starting_balances=balances, fallback_balances=PROCESS_DEFAULT_BALANCES,
-                           alias_symbols=getattr(args, "alias_symbols", 1))
+                           alias_symbols=getattr(args, "alias_symbols", 1),
+                           alias_listing=getattr(args, "alias_listing", None))
     except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -59,6 +59,7 @@ from exchanges.sim.faults import Faults
 from exchanges.sim.gate.app import setup_gate_rest
 from exchanges.sim.gate.ws import FUTURES_WS_PATH, SPOT_WS_PATH, setup_gate_ws
 from exchanges.sim.recording.format import Recording, RecordingError, read_recording
+from exchanges.sim.recording.listing import apply_listing, parse_listing
 from exchanges.sim.recording.replay import Replayer
 
 log = logging.getLogger(__name__)
@@ -131,9 +132,10 @@ class SimServer:
     ``recording`` overrides ``scenario``; ``replay=False`` leaves books to the
     admin API / engine calls. ``paper_symbol`` selects paper mode (module doc);
     ``starting_balances`` funds new accounts (module doc); ``alias_symbols``
-    serves the recording under that many symbol names (module doc).
+    serves the recording under that many symbol names (module doc); ``alias_listing`` marks
+    some of them absent or untradable on a venue (:mod:`exchanges.sim.recording.listing`).
     Raises ScenarioError (constructor) for an unknown scenario/symbol, ValueError
-    for a bad ``alias_symbols`` (not 1..10000, or > 1 in paper mode).
+    for a bad ``alias_symbols`` (not 1..10000, or > 1 in paper mode) or ``alias_listing``.
     """
 
     def __init__(self, sim_dir: Path | None = None, scenario: str | None = None, symbol: str | None = None,
@@ -142,7 +144,7 @@ class SimServer:
                  paper_endpoints: Mapping[str, str] | None = None,
                  starting_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
                  fallback_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
-                 alias_symbols: int = 1) -> None:
+                 alias_symbols: int = 1, alias_listing: str | None = None) -> None:
         if paper_symbol and alias_symbols != 1:
             raise ValueError("symbol aliasing needs a recording; it is not available in paper mode")
         self.alias_count = alias_symbols
@@ -159,6 +161,7 @@ class SimServer:
         self.recording = recording
         if recording is not None:
             self.symbols = make_alias_symbols(recording.symbol, alias_symbols)
+        self.listing = parse_listing(alias_listing, self.symbols)  # ValueError: bad spec
         self.starting_balances = starting_balances
         self.fallback_balances = fallback_balances
         self.sim_dir = sim_dir
@@ -184,7 +187,8 @@ class SimServer:
         keys = self.sim_dir / "keys.json" if self.sim_dir else None
         if not self.symbols:  # paper mode: the recording exists only now
             self.symbols = make_alias_symbols(self.recording.symbol, self.alias_count)
-        self.engine = SimEngine(alias_rules(self.recording, self.symbols), db_path=db, keys_path=keys,
+        rules = apply_listing(alias_rules(self.recording, self.symbols), self.listing)
+        self.engine = SimEngine(rules, db_path=db, keys_path=keys,
                                 starting_balances=self._starting_balances())
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()

@@ -149,10 +149,10 @@ def symbol_json(info: SymbolInfo) -> dict[str, Any]:
     sym = info.symbol
     price_dp, size_dp = decimals_of(info.price_tick), decimals_of(info.size_step)
     return {
-        "symbol": sym.mexc, "status": "1", "baseAsset": sym.base, "baseAssetPrecision": size_dp,
+        "symbol": sym.mexc, "status": "1" if info.tradable else "2", "baseAsset": sym.base, "baseAssetPrecision": size_dp,
         "quoteAsset": sym.quote, "quotePrecision": price_dp, "quoteAssetPrecision": price_dp,
         "baseCommissionPrecision": size_dp, "quoteCommissionPrecision": price_dp,
-        "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"], "isSpotTradingAllowed": True,
+        "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"], "isSpotTradingAllowed": info.tradable,
         "isMarginTradingAllowed": False, "quoteAmountPrecision": fmt(info.min_notional),
         "baseSizePrecision": fmt(info.min_size), "permissions": ["SPOT"], "filters": [],
         "maxQuoteAmount": "2000000", "makerCommission": fmt(info.maker_fee_rate),
