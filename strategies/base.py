@@ -33,6 +33,7 @@ from exchanges.models import VenueId
 from exchanges.venue import Venue
 from state.records import State, TaskRecord, TaskStatus, TransitionRecord
 from state.store import Store
+from strategies.alerts import AlertSink, no_alert
 from strategies.journal import TaskJournal
 
 S = State
@@ -175,6 +176,7 @@ class StrategyTask(TaskJournal):
         self.committed_version = record.version
         self.last_error = record.last_error
         self.wake = asyncio.Event()
+        self.alert_sink: AlertSink = no_alert  # strategies/alerts.py; the runner sets its own
         self._init_journal()
         self._controls_to_ack: list[int] = []
         self._status_dirty = False
