@@ -95,7 +95,8 @@ def _legs_table(v: TaskView, live: Mapping[str, Any]) -> Any:
         else:
             held = quantity(inventory.get(venue)) if venue in inventory else "-"
             pct = f"{v.inventory_pct[venue]}%" if venue in v.inventory_pct else "-"
-            target = quantity(dec(targets.get(venue)).quantize(Decimal(1))) if dec(targets.get(venue)) else "-"
+            target_base = dec(targets.get(venue))
+            target = quantity(target_base, 0) if target_base else "-"
         low = venue in v.low
         table.add_row(venue, conn, format_age_ms(age) if v.live else "-", str(mids.get(venue, "-")) if v.live else "-",
                       held, Text(pct + ("!" if low else ""), style="bold red" if low else ""), target)

@@ -122,13 +122,15 @@ def spread_label(pair: str) -> str:
 
 
 def _conns(live: Mapping[str, Any]) -> dict[str, tuple[str, str, int | None]]:
-    ages = live.get("book_age_ms") if isinstance(live.get("book_age_ms"), Mapping) else {}
-    conn = live.get("connection") if isinstance(live.get("connection"), Mapping) else {}
+    raw_ages, raw_conn = live.get("book_age_ms"), live.get("connection")
+    ages: Mapping[str, Any] = raw_ages if isinstance(raw_ages, Mapping) else {}
+    conn: Mapping[str, Any] = raw_conn if isinstance(raw_conn, Mapping) else {}
     out: dict[str, tuple[str, str, int | None]] = {}
     for venue in sorted(set(ages) | set(conn)):
-        c = conn.get(venue) if isinstance(conn.get(venue), Mapping) else {}
+        c = conn.get(venue)
+        state, detail = (str(c.get("state") or "up"), str(c.get("detail") or "")) if isinstance(c, Mapping) else ("up", "")
         age = ages.get(venue)
-        out[str(venue)] = (str(c.get("state") or "up"), str(c.get("detail") or ""), None if age is None else int(age))
+        out[str(venue)] = (state, detail, None if age is None else int(age))
     return out
 
 
@@ -267,9 +269,13 @@ def _symbol_short(symbol: str) -> str:
     return symbol[:-4] if symbol.endswith("USDT") and len(symbol) > 4 else symbol
 
 
-def _pnl_cell(v: TaskView) -> Text:
-    text = signed(v.net)
+def _bold(text: Text) -> Text:
     text.stylize("bold")
+    return text
+
+
+def _pnl_cell(v: TaskView) -> Text:
+    text = _bold(signed(v.net))
     text.append(f"\nfee {money(v.pnl.get('fees_usdt'))}\nfnd {money(v.pnl.get('funding_usdt'))}", style="")
     return text
 
@@ -312,7 +318,7 @@ FULL: tuple[Column, ...] = (
     ("status", "left", lambda v: status_text(v.status, v.lease)),
     ("state", "left", lambda v: state_text(v.state)),
     ("in state", "right", lambda v: format_duration_s(v.in_state_s) if v.live else "-"),
-    ("net", "right", lambda v: Text(signed(v.net).plain, style="bold " + signed(v.net).style)),
+    ("net", "right", lambda v: _bold(signed(v.net))),
     ("realized", "right", lambda v: signed(v.pnl.get("realized_pnl_usdt"))),
     ("unrealized", "right", lambda v: signed(v.pnl.get("unrealized_pnl_usdt"))),
     ("fees", "right", lambda v: money(v.pnl.get("fees_usdt"))),

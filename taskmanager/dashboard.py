@@ -86,8 +86,8 @@ async def frame(store: Any, *, width: int = 120, task_id: str | None = None,
     source = detail or _DetailSource(store, task_id)
     await source.refresh(now)
     raw = (await store.get_live()).get(task_id)
-    live: Mapping[str, Any] = parse_json(raw, {}) or {}
-    return render_detail(record, live, fills=source.fills, transitions=source.transitions, history=source.history,
+    telemetry: Mapping[str, Any] = parse_json(raw, {}) or {}
+    return render_detail(record, telemetry, fills=source.fills, transitions=source.transitions, history=source.history,
                          now_ms=now, width=width)
 
 

@@ -466,7 +466,7 @@ class TaskManager:
         })
         if handle.duration_s is not None and handle.started_mono:
             view["duration_left_s"] = round(max(0.0, handle.duration_s - (clock.monotonic_s() - handle.started_mono)), 1)
-        if "last_error" not in view and getattr(task, "last_error", ""):
+        if "last_error" not in view and task.last_error:
             view["last_error"] = task.last_error
         return view
 

@@ -88,7 +88,7 @@ def inventory(inventory_base: Mapping[VenueId, Decimal], mids: Mapping[VenueId, 
         if not building and held < target * floor:
             low.append(v.value)
     return {
-        "inventory_target_base": {v.value: str(round(t, 8).normalize()) for v, t in targets.items() if t > 0},
+        "inventory_target_base": {v.value: format(round(t, 8).normalize(), "f") for v, t in targets.items() if t > 0},
         "inventory_pct": pct,
         "inventory_floor_pct": str(round(floor * 100, 1)),
         "low_inventory": low,
