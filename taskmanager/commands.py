@@ -244,9 +244,9 @@ async def _start(args: Any, venue_factory: Any, cls: Any, symbol: Any, config: A
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from taskmanager.tables import OutConsole
 
-    return Console()
+    return OutConsole()
 
 
 def _manager(store: Any, dashboard: bool, notifier: Any = None) -> Any:

@@ -30,9 +30,11 @@ def _json_out(value: Any) -> None:
 
 
 def _out_console(width: int = 0) -> Console:
+    from taskmanager.tables import OutConsole
+
     if width:
-        return Console(width=width)
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH, color_system=None)
+        return OutConsole(width=width)
+    return OutConsole() if sys.stdout.isatty() else OutConsole(width=PIPE_WIDTH, color_system=None)
 
 
 def cmd_tasks_list(args: Any, venue_factory: Any = None) -> int:
@@ -181,8 +183,10 @@ def cmd_tasks_graph(args: Any, venue_factory: Any = None) -> int:
 
 
 def cmd_dashboard(args: Any, venue_factory: Any = None) -> int:
+    from taskmanager.tables import OutConsole
+
     live = sys.stdout.isatty() and not args.once
-    console = Console() if live else None
+    console = OutConsole() if live else None
     _logging(args, "rich" if live else "none", console, create_file=False)
     return asyncio.run(_dashboard(args, console))
 

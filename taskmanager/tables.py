@@ -42,6 +42,15 @@ MODE_STYLES = {"live": "bold white on red", "paper": "bold cyan", "sim": "dim"}
 VENUE_SHORT = {"gate_spot": "gs", "gate_perp": "gp", "mexc_spot": "ms"}
 
 
+class OutConsole(Console):
+    """The console commands print through: a closed pipe (``| head``) ends the command quietly
+    with exit 0 (rich's default ``on_broken_pipe`` exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError  # taskmanager.cli.main: silences stdout, exit 0
+
+
 def short_venue(name: str) -> str:
     """``gate_spot`` -> ``gs`` (``gp`` Gate perp, ``ms`` MEXC spot); other names unchanged."""
     return VENUE_SHORT.get(name, name)
