@@ -43,8 +43,7 @@ MAX_FINISHED_ROWS = 10
 # The steady-state loop (book update -> ANALYZING -> no edge -> MONITORING) would flood the footer.
 CHURN_TRIGGERS = frozenset({"signal", "idle"})
 CONN_SHORT = {"connecting": "conn", "up": "up", "stale": "stale", "reconnecting": "recon", "down": "down"}
-LEGEND = ("✓ ok  ! warning  ✗ down, halted or failed  · not running   "
-          "gs gp ms: Gate spot, Gate perp, MEXC spot")
+LEGEND = "✓ ok  ! warning  ✗ down/halted/failed  · idle  gs/gp/ms Gate spot/perp, MEXC"
 
 
 class Health(str, Enum):

@@ -170,11 +170,11 @@ def render_png(data: ReportData) -> bytes:
             ax_spread.plot(data.entry[key].times, data.entry[key].values, color=color, linestyle="--", linewidth=1.2,
                            label=data.entry[key].label)
     ax_spread.set_ylabel("spread, bps")
-    for venue, series in sorted(data.inventory.items()):
+    for n, (venue, series) in enumerate(sorted(data.inventory.items())):
         line = ax_inv.plot(series.times, series.values, label=f"{venue} inventory")[0]
-        if venue in data.floor:
-            ax_inv.plot(data.floor[venue].times, data.floor[venue].values, linestyle="--", color=line.get_color(),
-                        label=f"{venue} floor")
+        if venue in data.floor:  # two venues with the same floor: both dash patterns stay visible
+            ax_inv.plot(data.floor[venue].times, data.floor[venue].values, linestyle=("--", ":")[n % 2],
+                        linewidth=1.6, color=line.get_color(), label=f"{venue} floor")
     ax_inv.set_ylabel("base")
     ax_delta.plot(data.delta.times, data.delta.values, color="tab:brown", label="net delta")
     if data.tolerance.values:
@@ -188,7 +188,7 @@ def render_png(data: ReportData) -> bytes:
         ax.set_title(name, fontsize=9, loc="left")
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="upper left", ncols=3)
+            ax.legend(fontsize=7, loc="best", ncols=3, framealpha=0.85)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -151,17 +151,20 @@ def intents_table(intents: Iterable[Any], title: str | None = None, compact: boo
 
 def transitions_table(transitions: Iterable[Any], title: str | None = None, width: int = 200) -> Table:
     """One row per journal entry: time, version, source -> destination, trigger and the first line of
-    the reason, cropped so that each entry stays on one line of ``width`` columns."""
+    the reason, cropped so that each entry stays on one line of ``width`` columns (below 120 columns
+    the time is to the second and the version is left out, to leave room for the reason)."""
+    compact = width < 120
     rows = []
     for t in transitions:
         reason = str(field(t, "reason") or "").splitlines()
-        rows.append((clock_ms(field(t, "ts_ms")), str(field(t, "version")),
-                     f"{enum_value(field(t, 'src'))} -> {enum_value(field(t, 'dst'))}", str(field(t, "trigger")),
-                     reason[0] if reason else ""))
+        when = clock_ms(field(t, "ts_ms"))
+        rows.append(((when[:8],) if compact else (when, str(field(t, "version"))))
+                    + (f"{enum_value(field(t, 'src'))} -> {enum_value(field(t, 'dst'))}", str(field(t, "trigger")),
+                       reason[0] if reason else ""))
 
     def build(reason_width: int | None) -> Table:
         table = plain_table(title)
-        for name in ("time", "v", "transition", "trigger"):
+        for name in ("time",) + (() if compact else ("v",)) + ("transition", "trigger"):
             table.add_column(name, no_wrap=True)
         table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=reason_width)
         for row in rows:
