@@ -154,7 +154,7 @@ def build_parser() -> Parser:
     dash.add_argument("task_id", metavar="ID", nargs="?", help="show this task in detail (id or unique prefix)")
     dash.add_argument("--once", action="store_true", help="print one frame and exit")
     dash.add_argument("--width", type=width, default=0, metavar="COLUMNS",
-                      help="frame width (default: the terminal's; 120 when not a terminal)")
+                      help="frame width (default: the terminal's, 200 when not a terminal)")
     _register_sim(sub)
     return parser
 

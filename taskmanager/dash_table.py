@@ -249,10 +249,15 @@ def _inventory_cell(v: TaskView) -> Text:
 
 
 def _spreads_cell(v: TaskView) -> Text:
+    """Both spreads; one whose book is not up (stale, reconnecting, down) shows ``-``, not a frozen value."""
     if not v.live or not v.spreads:
         return Text("-")
-    return Text("\n".join(f"{spread_label(k)} {dec(bps):.1f}" if dec(bps) is not None else f"{spread_label(k)} -"
-                          for k, bps in sorted(v.spreads.items())))
+    lines = []
+    for key, bps in sorted(v.spreads.items()):
+        value = dec(bps)
+        shaky = any(v.conns.get(name, ("up", "", None))[0] != "up" for name in _pair_names(key))
+        lines.append(f"{spread_label(key)} {'-' if value is None or shaky else f'{value:.1f}'}")
+    return Text("\n".join(lines))
 
 
 def _time_cell(v: TaskView) -> Text:

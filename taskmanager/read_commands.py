@@ -186,7 +186,7 @@ def cmd_dashboard(args: Any, venue_factory: Any = None) -> int:
     from taskmanager.tables import OutConsole
 
     live = sys.stdout.isatty() and not args.once
-    console = OutConsole() if live else None
+    console = OutConsole(width=args.width or None) if live else None
     _logging(args, "rich" if live else "none", console, create_file=False)
     return asyncio.run(_dashboard(args, console))
 

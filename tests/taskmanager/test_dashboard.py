@@ -132,6 +132,9 @@ def test_connection_states_and_health_marks():
     assert "bbbbbbbbbbbb delta -1500.25 beyond tolerance 10" in text
     wide = render_text(render(tasks, live, [], NOW, width=120, **KW), width=120)
     assert "ms 20.0%!" in wide and "ms down" in wide and "gp reconnecting" in wide
+    # the paper task's spreads rest on a book that is down: no frozen value
+    paper_rows = wide.split("a1b2c3d4e5f6", 1)[1].split("bbbbbbbbbbbb", 1)[0]
+    assert "gs>ms -" in paper_rows and "12.5" not in paper_rows and "gs>ms 12.5" in wide
     assert next(line for line in text.splitlines() if line.startswith("0123456789ab")).rstrip().endswith("✓")
 
 
