@@ -74,6 +74,7 @@ _LIST_LAYOUTS = (
     ("task_id", "strategy", "symbol", "mode", "status", "state", "lease", "owner_pid", "updated_at", "net_pnl_usdt",
      "realized_pnl_usdt", "fees_usdt", "funding_usdt", "net_delta_base"),
     ("task_id", "symbol", "mode", "status", "state", "lease", "updated_at", "net_pnl_usdt", "net_delta_base"),
+    ("task_id", "symbol", "mode", "status", "state", "lease", "net_pnl_usdt", "net_delta_base"),
     ("task_id", "symbol", "mode", "status", "state", "net_pnl_usdt"),
 )
 _HEADERS = {"task_id": "task", "owner_pid": "pid", "updated_at": "updated (UTC)", "net_pnl_usdt": "net PnL",
