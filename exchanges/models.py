@@ -102,8 +102,12 @@ class Symbol(msgspec.Struct, frozen=True, order=True):
         """Parse ``NEIROETH``, ``NEIROETHUSDT``, ``NEIROETH_USDT`` or ``NEIROETH/USDT``.
 
         A bare base name means quote USDT. Raises ``ValueError`` with a
-        readable message for anything else.
+        readable message for anything else, including any control character
+        (a newline or escape would otherwise be stripped or reach a terminal).
         """
+        if text and not text.isprintable():
+            bad = next(c for c in text if not c.isprintable())
+            raise ValueError(f"malformed symbol {text!r}: control character {bad!r} is not allowed")
         raw = (text or "").strip().upper()
         for sep in ("_", "/", "-"):
             if sep in raw:

@@ -6,6 +6,8 @@ each in its own transaction. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from state.history import MIGRATION as HISTORY_MIGRATION
+
 MIGRATIONS: list[str] = [
     # v1
     """
@@ -80,6 +82,8 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # v2: sampled telemetry for charts (state/history.py: retention, SQL)
+    HISTORY_MIGRATION,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -41,6 +41,7 @@ from state.records import (
     TaskStatus,
     TransitionRecord,
 )
+from state import history, prune
 from state import statements as stmt
 from state.schema import MIGRATIONS, SCHEMA_VERSION
 from state.sqlite_worker import SqliteWorker
@@ -432,6 +433,25 @@ class Store:
     async def get_live(self) -> dict[str, str]:
         rows = await self._fetchall("SELECT task_id, data FROM task_live")
         return {r[0]: r[1] for r in rows}
+
+    # ---- history (state/history.py) and pruning (state/prune.py) -------------
+
+    async def append_history(self, rows: Iterable[tuple[str, int, str]], check_ids: Iterable[str] = ()) -> int:
+        """Append ``(task_id, ts_ms, json)`` samples (not fsynced); retention: :func:`history.append`."""
+        return await self._write(False, history.append, list(rows), list(check_ids))
+
+    async def history(self, task_id: str, since_ms: int = 0, limit: int | None = None) -> list[tuple[int, str]]:
+        """``(ts_ms, json)`` samples of a task from ``since_ms``, oldest first (the newest ``limit``)."""
+        if limit is None:
+            return await self._fetchall(history.ROWS_SQL, (task_id, since_ms))
+        return (await self._fetchall(history.NEWEST_ROWS_SQL, (task_id, since_ms, int(limit))))[::-1]
+
+    async def finished_tasks_before(self, before_ms: int) -> list[tuple[str, str, int]]:
+        return await self._fetchall(prune.FINISHED_BEFORE_SQL, prune.finished_before_params(before_ms))
+
+    async def delete_tasks(self, task_ids: Iterable[str]) -> int:
+        """Delete finished tasks with all their rows (``tasks prune``); returns how many."""
+        return await self._write(True, prune.delete_tasks, list(task_ids))
 
 
 def _init_db(db: sqlite3.Connection, path: Path) -> None:

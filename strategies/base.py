@@ -33,6 +33,7 @@ from exchanges.venue import Venue
 from state.records import State, TaskRecord, TaskStatus, TransitionRecord
 from state.records import FillRecord, FundingRecord, OrderIntent
 from state.store import Store
+from strategies.alerts import AlertSink, no_alert
 from strategies.execution.fence import LeaseFence
 from strategies.execution.journal import Journal
 from strategies.fsm import (  # noqa: F401 - re-exported: the FSM table is read from here too
@@ -130,6 +131,7 @@ class StrategyTask:
         self.wake = asyncio.Event()
         self.journal = Journal(self.task_id, self.context)
         self.fence = fence if fence is not None else LeaseFence()
+        self.alert_sink: AlertSink = no_alert  # strategies/alerts.py; the runner sets its own
         self._controls_to_ack: list[int] = []
         self._status_dirty = False
         self.machine = build_machine(self, State(record.state))

@@ -1,0 +1,3 @@
+"""The task runner: manager (leases, control, supervision), CLI commands, dashboard, logging."""
+
+__version__ = "0.1.0"

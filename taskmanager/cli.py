@@ -1,131 +1,44 @@
-"""Command-line interface: argument parsing, dispatch and the error policy.
+"""Command-line interface: dispatch and the error policy (the parser is :mod:`taskmanager.cli_args`).
 
-``run.py`` calls :func:`main`. Commands (see README "CLI"):
+``run.py`` and the ``arb`` console script call :func:`main`. Commands (see README "CLI"):
 
 ``start``      create a task and run it (``--symbol``, ``--mode``, ``--live``, ``--config``,
-               ``--duration``, ``--strategy``, ``--flatten-on-exit``)
-``tasks``      ``list``, ``show ID``, ``resume ID``, ``stop ID``, ``pause ID``, ``graph``
-``dashboard``  live view of every task in the database (``--once``: one frame)
+               ``--duration``, ``--strategy``, ``--flatten-on-exit``, ``--json``)
+``tasks``      ``list``, ``show ID``, ``resume ID``, ``stop ID``, ``pause ID``, ``graph``,
+               ``report ID``, ``prune --before DAYS``
+``dashboard``  live view of every task in the database (``ID``: one task in detail; ``--once``: one frame)
 ``sim``, ``record``  registered by ``exchanges.sim.cli.register`` when present.
+
+A task id argument may be any unique prefix of the id.
 
 Error policy: bad input (unknown command or task, malformed symbol, negative duration,
 unreadable config, refused database, live without confirmation or keys) prints ONE line
-``error: ...`` on stderr and exits 2. Nothing prints a traceback on the console; an
-unexpected internal error prints one line, logs the traceback to ``<db>.log`` and exits 1.
-Every command that runs or reads tasks accepts ``--db PATH`` (else ``$ARB_DB``, else
-``$ARB_HOME/arb.sqlite``, ``ARB_HOME`` defaulting to ``~/.arb-runner``) and ``--no-dashboard``.
+``error: ...`` on stderr and exits 2, and leaves no database or log file behind. Nothing prints a
+traceback on the console; an unexpected internal error prints one line naming the log file that
+holds the traceback and exits 1. Output cut short by a closed pipe (``| head``) ends quietly with
+exit 0. Every command that reads or writes tasks accepts ``--db PATH`` (else ``$ARB_DB``, else
+``$ARB_HOME/arb.sqlite``, ``ARB_HOME`` defaulting to ``~/.arb-runner``).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any
 
+from taskmanager.cli_args import build_parser
 from taskmanager.errors import CliError
-from taskmanager.logsetup import redact
+from taskmanager.logsetup import ensure_file_logging, redact
 
 log = logging.getLogger("taskmanager.cli")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one line and exit status 2 (never usage dumps)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise CliError(f"{self.prog}: {message} (see --help)")
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"duration must be a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"duration must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _common() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="database file (default: $ARB_DB or ~/.arb-runner/arb.sqlite)")
-    common.add_argument("--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard")
-    common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="console and log-file level (default INFO)")
-    return common
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (``sim``/``record`` added when the simulator package provides them)."""
-    common = _common()
-    parser = _Parser(prog="run.py", description="Crash-safe delta-neutral arbitrage task runner")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    start = sub.add_parser("start", parents=[common], help="create a task and run it")
-    start.add_argument("--symbol", required=True, help="base coin or pair, e.g. NEIROETH or NEIROETH_USDT")
-    start.add_argument("--mode", choices=["sim", "paper", "live"], default="sim",
-                       help="sim (local simulator, default), paper (live data, simulated fills), live (real orders)")
-    start.add_argument("--live", action="store_true", help="confirm real trading with --mode live")
-    start.add_argument("--config", metavar="PATH", help="strategy config file (TOML; see the README, Configuration)")
-    start.add_argument("--duration", type=_positive_seconds, metavar="SECONDS",
-                       help="stop gracefully after this many seconds (status completed)")
-    start.add_argument("--strategy", default="delta_neutral", help="strategy name (default delta_neutral)")
-    start.add_argument("--flatten-on-exit", action="store_true",
-                       help="unwind spot inventory and close the perp when the task stops")
-    start.set_defaults(func="start")
-
-    tasks = sub.add_parser("tasks", help="list, show, resume, stop, pause tasks; print the FSM graph")
-    tsub = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", parser_class=_Parser)
-    tsub.required = True
-    t_list = tsub.add_parser("list", parents=[common], help="all tasks with status, state, lease and PnL")
-    t_list.add_argument("--json", action="store_true", help="a JSON array instead of a table")
-    t_list.set_defaults(func="tasks_list")
-    t_show = tsub.add_parser("show", parents=[common], help="one task: config, journal, intents, fills, PnL")
-    t_show.add_argument("task_id")
-    t_show.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    t_show.set_defaults(func="tasks_show")
-    t_resume = tsub.add_parser("resume", parents=[common], help="resume a task whose owner is gone")
-    t_resume.add_argument("task_id")
-    t_resume.add_argument("--duration", type=_positive_seconds, metavar="SECONDS")
-    t_resume.add_argument("--live", action="store_true", help="confirm real trading for a live-mode task")
-    t_resume.add_argument("--flatten-on-exit", action="store_true")
-    t_resume.set_defaults(func="tasks_resume")
-    t_stop = tsub.add_parser("stop", parents=[common], help="stop a task gracefully (takes over a dead one)")
-    t_stop.add_argument("task_id")
-    t_stop.add_argument("--flatten", action="store_true", help="unwind spot and close the perp while completing")
-    t_stop.add_argument("--live", action="store_true", help="confirm real trading for a live-mode task")
-    t_stop.add_argument("--wait", type=_positive_seconds, default=60.0, metavar="SECONDS",
-                        help="how long to wait for a live owner to finish (default 60)")
-    t_stop.set_defaults(func="tasks_stop")
-    t_pause = tsub.add_parser("pause", parents=[common], help="pause a task (parks it in IDLE)")
-    t_pause.add_argument("task_id")
-    t_pause.add_argument("--live", action="store_true", help="confirm real trading for a live-mode task")
-    t_pause.add_argument("--wait", type=_positive_seconds, default=60.0, metavar="SECONDS")
-    t_pause.set_defaults(func="tasks_pause")
-    t_graph = tsub.add_parser("graph", parents=[common], help="the task FSM as a Mermaid diagram")
-    t_graph.add_argument("--orders", action="store_true",
-                         help="the order-intent lifecycle (status, event -> status) instead of the task FSM")
-    t_graph.set_defaults(func="tasks_graph")
-
-    dash = sub.add_parser("dashboard", parents=[common], help="live view of every task in the database")
-    dash.add_argument("--once", action="store_true", help="print one frame and exit")
-    dash.add_argument("--width", type=int, default=0, help="frame width for --once (default: terminal)")
-    dash.set_defaults(func="dashboard")
-
-    from taskmanager import scan  # `scan`: symbol discovery and opportunity ranking (taskmanager/scan.py)
-
-    scan.register(sub)
-    from exchanges.sim import cli as sim_cli
-
-    sim_cli.register(sub)
-    return parser
 
 
 VenueFactory = Callable[..., Any]
@@ -137,6 +50,14 @@ def main(argv: Sequence[str] | None = None, *, venue_factory: VenueFactory | Non
     ``venue_factory(mode, symbol, home, live_confirmed=...) -> dict[VenueId, Venue]``
     replaces ``exchanges.factory.build_venues`` (tests inject fakes).
     """
+    try:
+        return _main(argv, venue_factory)
+    except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None, venue_factory: VenueFactory | None) -> int:
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     except CliError as exc:
@@ -153,26 +74,52 @@ def main(argv: Sequence[str] | None = None, *, venue_factory: VenueFactory | Non
             return EXIT_USAGE
         except KeyboardInterrupt:
             return 130
-    from taskmanager import commands, read_commands
+    from taskmanager import commands, maint_commands, read_commands
 
-    handler = getattr(commands, "cmd_" + func, None) or getattr(read_commands, "cmd_" + func)
+    handler = next(getattr(m, "cmd_" + func) for m in (commands, read_commands, maint_commands)
+                   if hasattr(m, "cmd_" + func))
     try:
-        return handler(args, venue_factory=venue_factory)
+        return int(handler(args, venue_factory=venue_factory))
     except CliError as exc:
         _print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         _print_error("interrupted")
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # a bug: one line on the console, the traceback in the log file
+        log_file = ensure_file_logging(_db_of(args))
         log.error("internal error in %s", func, exc_info=True)
-        _print_error(f"internal error: {type(exc).__name__}: {exc} (traceback in the log file)")
+        where = f"traceback in {log_file}" if log_file else "no log file could be written"
+        _print_error(f"internal error: {type(exc).__name__}: {exc} ({where})")
         return EXIT_FAILED
+
+
+def _db_of(args: Any) -> Path | None:
+    if not hasattr(args, "db"):
+        return None
+    from taskmanager.commands import db_path
+
+    return db_path(args)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _print_error(message: str) -> None:
     line = " ".join(redact(str(message)).split())
-    print(f"error: {line}", file=sys.stderr, flush=True)
+    try:
+        print(f"error: {line}", file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def run_async(coro: Any) -> Any:

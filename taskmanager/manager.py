@@ -12,7 +12,10 @@ Per task (a :class:`Handle`):
 * control requests (``tasks stop``/``tasks pause`` from another process) polled every
   ``control_poll_s`` (<= 250 ms) and handed to ``task.request_stop/request_pause`` with the control id;
   the task acknowledges the row in the commit that makes the request durable;
-* telemetry: ``task.live_view()`` + status/state/PnL written to ``task_live`` every ~250 ms;
+* telemetry: ``task.live_view()`` + status/state/PnL written to ``task_live`` every ~250 ms; the
+  same snapshot feeds the history table (:mod:`taskmanager.history`, at most once a second, only
+  on change) and the alerts (:class:`taskmanager.notify.AlertWatcher`; ``task.alert_sink`` is set
+  to this manager's sink, strategies/alerts.py);
 * the supervisor does each of those three for ALL its tasks in one store call per tick (one
   heartbeat UPDATE ... RETURNING the leases still ours, one control query, one telemetry
   transaction), so its load on the shared SQLite connection does not grow with the task count;
@@ -44,6 +47,8 @@ from state.records import TaskRecord, TaskStatus
 from state.store import LeaseLost, Store
 from strategies.base import StrategyTask
 from taskmanager.dashboard import dumps_live
+from taskmanager.history import HistorySampler
+from taskmanager.notify import AlertHub, Notifier
 from taskmanager.views import LEASE_TTL_S, lease_state, this_host
 
 log = logging.getLogger("taskmanager")
@@ -96,6 +101,7 @@ class TaskManager:
         close_timeout_s: float = 10.0,
         progress_log_s: float = 0.0,
         wal_checkpoint_s: float = 1.0,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.pid = os.getpid()
@@ -113,6 +119,9 @@ class TaskManager:
         self.handles: dict[str, Handle] = {}
         self._gc_frozen = False
         self._stop_all: tuple[bool | None, str] | None = None
+        self.notifier = notifier
+        self._history = HistorySampler()
+        self._alerts = AlertHub(notifier)
 
     # ---- leases ------------------------------------------------------------
 
@@ -153,6 +162,7 @@ class TaskManager:
         handle = Handle(task=task, **options)
         task.fence.ttl_s = self.lease_ttl_s
         self.handles[task.task_id] = handle
+        task.alert_sink = self._alerts.sink_for(task.task_id)
         return handle
 
     async def run(self) -> dict[str, Handle]:
@@ -441,18 +451,33 @@ class TaskManager:
                 log.warning("task %s: control request #%d: %s", handle.task_id, req.id, exc)
 
     async def _write_live_all(self, active: list[Handle]) -> None:
-        """Telemetry of all our active tasks in ONE transaction."""
-        rows = [(h.task_id, self._live_json(h)) for h in active]
+        """Telemetry of all our active tasks in ONE transaction; the same snapshots feed the
+        history (one more transaction, at most once a second) and the alerts."""
+        now = clock.now_ms()
+        views = [(h.task_id, self._live_view(h)) for h in active]
+        if not views:
+            return
+        try:
+            await self.store.put_live_many([(task_id, dumps_live(view)) for task_id, view in views])
+        except Exception as exc:  # telemetry must never break a task
+            log.warning("telemetry of %d task(s) not written: %s", len(views), exc)
+        self._alerts.observe(views, now)
+        rows = [row for task_id, view in views if (row := self._history.offer(task_id, view, now)) is not None]
         if rows:
             try:
-                await self.store.put_live_many(rows)
-            except Exception as exc:  # telemetry must never break a task
-                log.warning("telemetry of %d task(s) not written: %s", len(rows), exc)
+                await self.store.append_history(rows, self._history.take_due_checks())
+            except Exception as exc:
+                log.warning("history of %d task(s) not written: %s", len(rows), exc)
 
     async def _write_live(self, handle: Handle) -> None:
-        await self.store.put_live(handle.task_id, self._live_json(handle))
+        view = self._live_view(handle)
+        await self.store.put_live(handle.task_id, dumps_live(view))
+        self._alerts.observe([(handle.task_id, view)], clock.now_ms())
 
     def _live_json(self, handle: Handle) -> str:
+        return dumps_live(self._live_view(handle))
+
+    def _live_view(self, handle: Handle) -> dict[str, Any]:
         task = handle.task
         try:
             view = dict(task.live_view() or {})
@@ -469,11 +494,14 @@ class TaskManager:
             "pnl": pnl,
             "owner_pid": self.pid,
             "updated_ms": clock.now_ms(),
+            "symbol": getattr(task.record, "symbol", ""),
+            "mode": getattr(task.record, "mode", ""),
         })
-        last_error = str(task.last_error or "")
-        if "last_error" not in view and last_error:
-            view["last_error"] = last_error
-        return dumps_live(view)
+        if handle.duration_s is not None and handle.started_mono:
+            view["duration_left_s"] = round(max(0.0, handle.duration_s - (clock.monotonic_s() - handle.started_mono)), 1)
+        if "last_error" not in view and task.last_error:
+            view["last_error"] = task.last_error
+        return view
 
     def _log_progress(self, handle: Handle) -> None:
         task = handle.task

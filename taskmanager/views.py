@@ -122,6 +122,38 @@ def pnl_of(record: Any) -> dict[str, str]:
     return out
 
 
+def net_pnl(pnl: Mapping[str, Any]) -> Decimal:
+    """Net PnL in USDT: realized + unrealized - fees + funding (absent or malformed parts count 0).
+
+    The one definition every view uses (``tasks list/show``, the dashboard, the summary); it is
+    the ledger's own ``net_pnl_usdt`` (strategies/delta_neutral/ledger.py)."""
+    parts = [dec(pnl.get(k)) or Decimal(0) for k in
+             ("realized_pnl_usdt", "unrealized_pnl_usdt", "fees_usdt", "funding_usdt")]
+    return parts[0] + parts[1] - parts[2] + parts[3]
+
+
+def money(value: Any, places: int = 4) -> str:
+    """USDT for people: fixed ``places`` decimals (default 4), no exponent; ``-`` when absent.
+    The stored value stays exact; only the display rounds."""
+    d = dec(value)
+    if d is None:
+        return "-"
+    return f"{d:.{places}f}"
+
+
+def quantity(value: Any, places: int | None = None) -> str:
+    """A base quantity for people: exact (or rounded to ``places`` decimals), without exponent or
+    trailing zeros; ``-`` when absent."""
+    d = dec(value)
+    if d is None:
+        return "-"
+    if places is not None:
+        d = round(d, places)
+    if d == d.to_integral_value():
+        return f"{d:.0f}"
+    return format(d.normalize(), "f")
+
+
 def to_builtins(value: Any) -> Any:
     """msgspec Structs/enums/Decimals -> JSON-ready builtins (Decimals as strings)."""
     return msgspec.to_builtins(value)
@@ -151,6 +183,7 @@ def task_summary(record: Any, now_ms: int, **lease_kwargs: Any) -> dict[str, Any
         "unrealized_pnl_usdt": pnl["unrealized_pnl_usdt"],
         "fees_usdt": pnl["fees_usdt"],
         "funding_usdt": pnl["funding_usdt"],
+        "net_pnl_usdt": str(net_pnl(pnl)),
         "net_delta_base": pnl["net_delta_base"],
         "trades": pnl["trades"],
         "volume_usdt": pnl["volume_usdt"],
@@ -199,14 +232,34 @@ def dec(value: Any) -> Decimal | None:
         return None
 
 
+def pnl_summary(record: Any, *, outcome: str = "finished", exit_status: int | None = None) -> dict[str, Any]:
+    """The end-of-run summary as one JSON-ready object (``start --json`` and friends): id, status,
+    state, outcome, exit status, the exact PnL strings, ``net_pnl_usdt`` and the reason."""
+    pnl = pnl_of(record)
+    out: dict[str, Any] = {
+        "task_id": field(record, "task_id"),
+        "status": enum_value(field(record, "status")),
+        "state": enum_value(field(record, "state")),
+        "outcome": outcome,
+        "exit_status": exit_status,
+    }
+    out.update({k: pnl[k] for k in PNL_KEYS})
+    out["net_pnl_usdt"] = str(net_pnl(pnl))
+    out["last_error"] = field(record, "last_error") or ""
+    return out
+
+
 def pnl_summary_lines(record: Any) -> list[str]:
-    """Human summary printed when ``start``/``resume`` finishes."""
+    """Human summary printed when ``start``/``resume`` finishes; money to 4 decimals, and the
+    last line is the net PnL."""
     pnl = pnl_of(record)
     return [
         f"task {field(record, 'task_id')} {enum_value(field(record, 'status'))} "
         f"(state {enum_value(field(record, 'state'))})",
-        f"  trades {pnl['trades']}  volume {pnl['volume_usdt']} USDT",
-        f"  realized PnL {pnl['realized_pnl_usdt']} USDT  unrealized PnL {pnl['unrealized_pnl_usdt']} USDT",
-        f"  fees {pnl['fees_usdt']} USDT  funding {pnl['funding_usdt']} USDT",
-        f"  final net delta {pnl['net_delta_base']} base",
+        f"  trades {pnl['trades']}  volume {money(pnl['volume_usdt'])} USDT",
+        f"  realized PnL {money(pnl['realized_pnl_usdt'])} USDT  unrealized PnL "
+        f"{money(pnl['unrealized_pnl_usdt'])} USDT",
+        f"  fees {money(pnl['fees_usdt'])} USDT  funding {money(pnl['funding_usdt'])} USDT",
+        f"  final net delta {quantity(pnl['net_delta_base'])} base",
+        f"net PnL {money(net_pnl(pnl))} USDT (realized + unrealized - fees + funding)",
     ]

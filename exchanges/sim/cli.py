@@ -30,12 +30,37 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from exchanges.sim import process
+
+
+def _number(parse: Callable[[str], float], ok: Callable[[float], bool], want: str) -> Callable[[str], Any]:
+    """An argparse ``type`` refusing malformed, NaN/infinite and out-of-range values in one line."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {want}, got {text!r}")
+        return value
+
+    return convert
+
+
+#: ``--port-base``: 0 (ephemeral ports) or 1024..65533 (the sim listens on N, N+1 and N+2)
+port_base = _number(int, lambda v: v == 0 or 1024 <= v <= 65533, "0 (ephemeral) or in 1024..65533 (N..N+2 are used)")
+#: ``--speed``: a finite replay factor >= 0 (0 = as fast as possible)
+speed = _number(float, lambda v: v >= 0, "a finite number >= 0 (0 = as fast as possible)")
+_minutes = _number(float, lambda v: v > 0, "a finite number of minutes > 0")
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +69,10 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
                              "(delete the persisted accounts/orders of a stopped simulator)")
     parser.add_argument("--scenario", default=None, help="bundled scenario name or a recording file path")
     parser.add_argument("--symbol", default=None, help="pick the scenario serving this symbol (e.g. NEIROETH)")
-    parser.add_argument("--port-base", type=int, default=0, help="Gate on N, MEXC on N+1, admin on N+2 (0 = ephemeral)")
-    parser.add_argument("--speed", type=float, default=1.0, help="replay speed factor (<= 0: as fast as possible)")
+    parser.add_argument("--port-base", type=port_base, default=0, metavar="N",
+                        help="Gate on N, MEXC on N+1, admin on N+2 (0 = ephemeral; else 1024..65533)")
+    parser.add_argument("--speed", type=speed, default=1.0, metavar="X",
+                        help="replay speed factor (1 = real time; 0 = as fast as possible)")
     parser.add_argument("--no-loop", action="store_true", help="hold the last book at the end instead of looping")
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON object")
     parser.add_argument("--home", type=Path, default=None, help="state dir (default $ARB_HOME or ~/.arb-runner)")
@@ -178,11 +205,15 @@ def record_main(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sim`` and ``record`` to run.py's subparsers (func(args) -> int)."""
-    sim = subparsers.add_parser("sim", help="local exchange simulator (Gate spot/perp + MEXC on loopback)")
+    summary = "local exchange simulator (Gate spot/perp + MEXC on loopback)"
+    sim = subparsers.add_parser("sim", help=summary, description=summary,
+                                epilog="example:\n  run.py sim --json --speed 5")
     add_sim_arguments(sim)
     sim.set_defaults(func=sim_main)
-    rec = subparsers.add_parser("record", help="record live book data of SYMBOL from the three venues")
-    rec.add_argument("--symbol", required=True)
-    rec.add_argument("--minutes", type=float, default=10.0)
-    rec.add_argument("--out", type=Path, required=True)
+    summary = "record live book data of SYMBOL from the three venues (needs internet)"
+    rec = subparsers.add_parser("record", help=summary, description=summary,
+                                epilog="example:\n  run.py record --symbol NEIROETH --minutes 30 --out neiro.jsonl.gz")
+    rec.add_argument("--symbol", required=True, help="base coin or pair, e.g. NEIROETH")
+    rec.add_argument("--minutes", type=_minutes, default=10.0, help="how long to record (default 10)")
+    rec.add_argument("--out", type=Path, required=True, help="output file (.jsonl.gz)")
     rec.set_defaults(func=record_main)

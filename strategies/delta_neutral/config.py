@@ -35,6 +35,7 @@ Why these defaults (a user trading a small-cap pair would pick similar ones):
 
 from __future__ import annotations
 
+import math
 import tomllib
 from decimal import Decimal
 from typing import Any, Literal
@@ -54,6 +55,18 @@ SingleLegPolicy = Literal["hedge", "complete", "reverse"]
 def _require(cond: bool, field: str, reason: str, value: Any) -> None:
     if not cond:
         raise ConfigError(f"{field}: {reason}, got {value!r}")
+
+
+def _require_finite(config: msgspec.Struct) -> None:
+    """Refuse NaN and infinity in every number field: they pass (or break) the range checks below
+    (``nan > 0`` raises for a Decimal and is False for a float; ``inf > 0`` is True) and an
+    infinite timeout leaves a task that can neither finish nor be stopped."""
+    for name in config.__struct_fields__:
+        value = getattr(config, name)
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise ConfigError(f"{name}: must be a finite number, got {str(value)!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name}: must be a finite number, got {str(value)!r}")
 
 
 class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -118,6 +131,7 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     sync_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
+        _require_finite(self)
         try:
             Symbol.parse(self.symbol)
         except ValueError as exc:
@@ -197,7 +211,9 @@ def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> De
 
     TOML floats are read as Decimal so ``0.1`` stays exact. Raises
     :class:`ConfigError` (missing/unreadable file, TOML syntax error, unknown
-    key, bad value) with the file or field named.
+    key, bad value) with the file or field named. A ``[notify]`` table belongs to the
+    runner's alerts (``taskmanager.notify.load_notify_config`` reads it from the same file)
+    and is skipped here.
     """
     values: dict[str, Any] = {}
     if path is not None:
@@ -208,6 +224,8 @@ def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> De
             raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
+        if isinstance(values.get("notify"), dict):
+            values.pop("notify")
         # Allow an optional [delta_neutral] table.
         if set(values) == {"delta_neutral"} and isinstance(values["delta_neutral"], dict):
             values = dict(values["delta_neutral"])

@@ -486,17 +486,36 @@ class DeltaNeutralTask(StrategyTask):
         return self.ledger.totals(self.market.mids())
 
     def live_view(self) -> dict[str, Any]:
-        """Dashboard telemetry: spreads per venue pair (bps), inventory, perp position,
-        delta, our open orders, book age per venue (ms), last error."""
+        """Dashboard and history telemetry (JSON-ready; decimals as strings, times in ms or s):
+
+        * ``spreads_bps`` / ``edges_bps`` / ``entry_spread_bps``: per direction
+          (``sell_<venue>_buy_<venue>_bps``) the executable gross spread, the edge net of both
+          taker fees, and the gross spread at which the edge reaches ``entry_threshold_bps``
+          (also given); see :func:`telemetry.spreads`.
+        * ``mids``: mid price per venue.
+        * ``inventory_base`` (task-owned spot base per venue), ``inventory_target_base``,
+          ``inventory_pct``, ``inventory_floor_pct``, ``low_inventory`` (:func:`telemetry.inventory`).
+        * ``perp_base``, ``net_delta_base``, ``delta_tolerance_base`` (once the perp rules are known).
+        * ``open_orders``: our unresolved intents; ``book_age_ms`` per venue.
+        * ``connection``: ``{venue: {"state": up|stale|down|reconnecting|connecting, "detail"}}``;
+          ``waiting_for``: what SYNCING waits for (empty elsewhere).
+        * ``started_ms``, ``uptime_s``, ``time_left_s`` (None without ``max_duration_s``).
+        * ``building``, ``last_error``.
+        """
+        from strategies.delta_neutral import telemetry
+
         books, now = self.market.books(), clock.now_ms()
-        spreads = {}
-        for a in SPOT_VENUES:
-            for b in SPOT_VENUES:
-                if a != b and a in books and b in books and books[b].ask > 0:
-                    spreads[f"sell_{a.value}_buy_{b.value}_bps"] = str(
-                        round(policy.gross_spread_bps(books[a].bid, books[b].ask), 2))
-        return {
-            "spreads_bps": spreads,
+        mids = {v: b.mid for v, b in books.items() if b.bid > 0 and b.ask > 0}
+        raw_books = {v: self.venues[v].book_top(self.symbol) for v in self.venues}
+        conn = telemetry.connections(self.venues, self.connections.ready_venues, self.connections.error, raw_books,
+                                     now, self.config.max_book_age_ms)
+        view: dict[str, Any] = telemetry.spreads(books, self.infos, self.config.entry_threshold_bps)
+        view.update(telemetry.inventory(self.ledger.spot_inventory(), mids, self.config, self.context.building))
+        view.update(telemetry.timing(started_ms=self.context.started_ms, now_ms=now,
+                                     max_duration_s=self.config.max_duration_s))
+        view.update({
+            "entry_threshold_bps": str(self.config.entry_threshold_bps),
+            "mids": {v.value: str(m) for v, m in mids.items()},
             "inventory_base": {v.value: str(q) for v, q in self.ledger.spot_inventory().items()},
             "perp_base": str(self.ledger.inventory_base(PERP)),
             "net_delta_base": str(self.ledger.net_delta_base()),
@@ -505,6 +524,13 @@ class DeltaNeutralTask(StrategyTask):
                  "price": str(i.price), "status": i.status.value, "leg": i.leg}
                 for i in self.unresolved_intents()],
             "book_age_ms": {v.value: b.age_ms(now) for v, b in books.items()},
+            "connection": conn,
+            "waiting_for": "" if self.state.value != "SYNCING" else telemetry.waiting_for(
+                conn, connected=self.connections.connected, reconciled=self._reconciled),
+            "started_ms": self.context.started_ms,
             "building": self.context.building,
             "last_error": self.last_error,
-        }
+        })
+        if PERP in self.infos:
+            view["delta_tolerance_base"] = str(policy.delta_tolerance_base(self.config, self.infos[PERP]))
+        return view

@@ -34,6 +34,11 @@ class VenueConnections:
         self._next_attempt_ms = 0
         self._listeners: list[VenueListener] = []
 
+    @property
+    def ready_venues(self) -> frozenset[VenueId]:
+        """Venues started, with rules loaded and streams watched."""
+        return frozenset(self._ready)
+
     def listen(self, listener: VenueListener) -> None:
         """Register ``listener`` on every venue (once)."""
         if listener not in self._listeners:

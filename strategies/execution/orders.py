@@ -17,8 +17,8 @@ Rules it keeps (DESIGN.md section 6):
   filled but is not booked yet, so nothing is hedged twice.
 
 Every order event is one INFO line on the ``arb.trade`` logger (task, venue, client order id,
-side, quantity, price, fee), with the same fields in the record's ``trade`` attribute for
-structured log output. No secret is ever part of it.
+side, quantity, price, fee; :mod:`strategies.execution.tradelog`), with the same fields on the
+record for ``--log-json``. No secret is ever part of it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any
 
 from exchanges import clock
 from exchanges.models import Fill, FillEvent, Order, OrderEvent, OrderStatus, Side, Symbol, VenueId
@@ -39,6 +38,8 @@ from state.records import FillRecord, IntentStatus, OrderIntent
 from strategies.execution.fence import CLOCK_SKEW_MARGIN_MS, SEND_WINDOW_MS, LeaseFence
 from strategies.execution.journal import Journal
 from strategies.execution.lifecycle import EVENT_OF_ORDER_STATUS, IntentEvent, next_status
+from strategies.execution.tradelog import TradeEvent
+from strategies.execution.tradelog import trade_log as write_trade_line
 
 log = logging.getLogger(__name__)
 trade_log = logging.getLogger("arb.trade")
@@ -308,7 +309,7 @@ class OrderManager:
             return False
         rec.fee_usdt = self._on_fill(rec)
         self._booked_qty[rec.client_order_id] = self._booked_qty.get(rec.client_order_id, ZERO) + rec.qty
-        self._trade_line("fill", intent, qty=rec.qty, price=rec.price, fee=f"{rec.fee} {rec.fee_asset}".strip(),
+        self._trade_line("fill", intent, qty=rec.qty, price=rec.price, fee=rec.fee, fee_asset=rec.fee_asset,
                          trade_id=rec.trade_id)
         if intent.status in (I.NOT_SENT, I.REJECTED):
             self.anomalies.append(Anomaly(intent.client_order_id,
@@ -449,26 +450,29 @@ class OrderManager:
     # ---- the trade log ---------------------------------------------------------------------------
 
     def _trade_line(self, event: str, intent: OrderIntent, detail: str = "", *, qty: Decimal | None = None,
-                    price: Decimal | None = None, fee: str = "", trade_id: str = "") -> None:
+                    price: Decimal | None = None, fee: Decimal | None = None, fee_asset: str = "",
+                    trade_id: str = "") -> None:
         if not trade_log.isEnabledFor(logging.INFO):
             return
-        q = intent.qty if qty is None else qty
-        p = (intent.avg_price or intent.price) if price is None else price
-        fee_text = fee or (f"{intent.fee} {intent.fee_asset}".strip() if intent.fee else "0")
-        fields: dict[str, Any] = {
-            "event": event, "task_id": self.task_id, "venue": intent.venue.value,
-            "client_order_id": intent.client_order_id, "side": intent.side.value, "qty": str(q),
-            "price": "" if p is None else str(p), "fee": fee_text, "leg": intent.leg,
-            "status": intent.status.value, "filled_qty": str(intent.filled_qty),
-        }
-        if trade_id:
-            fields["trade_id"] = trade_id
-        if detail:
-            fields["detail"] = detail
-        trade_log.info("order %s: task %s %s %s %s %s @ %s fee %s (%s, filled %s)%s", event, self.task_id,
-                       intent.venue.value, intent.client_order_id, intent.side.value, q, fields["price"] or "-",
-                       fee_text, intent.status.value, intent.filled_qty, f": {detail}" if detail else "",
-                       extra={"trade": fields})
+        write_trade_line(trade_log, _TRADE_EVENTS[event], task_id=self.task_id, venue=intent.venue,
+                         client_order_id=intent.client_order_id, side=intent.side,
+                         qty=intent.qty if qty is None else qty,
+                         price=(intent.avg_price or intent.price) if price is None else price,
+                         fee=(intent.fee if intent.fee else None) if fee is None else fee,
+                         fee_asset=fee_asset or intent.fee_asset, trade_id=trade_id or None, leg=intent.leg,
+                         status=intent.status.value, filled_qty=intent.filled_qty,
+                         venue_order_id=intent.venue_order_id or None, reason=detail or None)
+
+
+#: lifecycle events (and the manager's own "sent", "fill", "resolved") -> trade-log events
+_TRADE_EVENTS: dict[str, TradeEvent] = {
+    "sent": TradeEvent.SENT, "fill": TradeEvent.FILLED, "resolved": TradeEvent.RESOLVED,
+    IntentEvent.ACCEPTED.value: TradeEvent.ACKED, IntentEvent.PARTIALLY_FILLED.value: TradeEvent.ACKED,
+    IntentEvent.FILLED.value: TradeEvent.ACKED, IntentEvent.CANCELED.value: TradeEvent.CANCELLED,
+    IntentEvent.FORGOTTEN.value: TradeEvent.CANCELLED, IntentEvent.REJECTED.value: TradeEvent.REJECTED,
+    IntentEvent.SEND_REFUSED.value: TradeEvent.NOT_SENT, IntentEvent.NEVER_PLACED.value: TradeEvent.NOT_SENT,
+    IntentEvent.SEND_UNKNOWN.value: TradeEvent.UNKNOWN,
+}
 
 
 def order_status_event(status: OrderStatus) -> IntentEvent:

@@ -168,10 +168,17 @@ def test_graph_has_nine_states(capsys):
 def test_arb_db_env_is_the_default(capsys, tmp_path, monkeypatch):
     target = tmp_path / "env.sqlite"
     monkeypatch.setenv("ARB_DB", str(target))
+    monkeypatch.setenv("TM_FAKE_VENUE_DIR", str(tmp_path / "venue"))
     rc, out, _ = _run_cli(capsys, "tasks", "list", "--json")
-    assert rc == 0 and json.loads(out) == [] and target.exists()
+    assert rc == 0 and json.loads(out) == [] and not target.exists()  # read-only: nothing created
+    cfg = tmp_path / "t.json"
+    cfg.write_text(json.dumps({"interval_s": 0.01, "max_orders": 1}))
+    rc, out, _ = _run_cli(capsys, "start", "--strategy", "tm_test", "--symbol", "NEIROETH", "--config", str(cfg),
+                          "--duration", "0.3", "--no-dashboard")
+    assert rc == 0 and target.exists() and (tmp_path / "env.sqlite.log").exists()
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
-    assert (tmp_path / "env.sqlite.log").exists()
+    rc, out, _ = _run_cli(capsys, "tasks", "list", "--json")
+    assert rc == 0 and len(json.loads(out)) == 1
 
 
 def test_real_process_exit_codes_and_no_traceback(tmp_path):

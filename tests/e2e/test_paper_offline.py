@@ -25,7 +25,7 @@ def test_paper_mode_offline_halts_naming_the_venues(tmp_path: Path) -> None:
         assert res.returncode == 1, out[-1500:]
         assert "halted" in res.stdout and "Traceback" not in out
         assert "no fresh books from gate_spot, mexc_spot, gate_perp within 3 s of syncing" in res.stdout
-        paper = [ln for ln in res.stdout.splitlines() if ln.strip().startswith("paper feed:")]
+        paper = [ln for ln in res.stdout.splitlines() if ln.startswith("paper feed:")]
         assert paper and "gate_spot:" in paper[0] and "no network" in paper[0], res.stdout[-1500:]
     finally:
         run_cli(home, "sim", "stop", "--home", str(home), timeout_s=30, env=env)

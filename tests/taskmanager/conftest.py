@@ -66,8 +66,10 @@ class Procs:
 
     def spawn(self, *args: str, name: str = "proc") -> subprocess.Popen:
         out = open(self.tmp_path / f"{name}-{len(self.procs)}.out", "wb")
+        drives = args[0] == "start" or (args[0] == "tasks" and args[1] in ("resume", "stop", "pause"))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.taskmanager.proc_main", *args, "--db", str(self.db), "--no-dashboard"],
+            [sys.executable, "-m", "tests.taskmanager.proc_main", *args, "--db", str(self.db),
+             *(["--no-dashboard"] if drives else [])],
             cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
         proc.out_path = out.name  # type: ignore[attr-defined]
         out.close()
