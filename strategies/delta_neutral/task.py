@@ -42,6 +42,7 @@ from exchanges.models import (
 )
 from exchanges.venue import VenueError
 from state.records import FillRecord, OrderIntent
+from strategies.alerts import AlertKind
 from strategies.base import Finish, Next, StrategyTask
 from strategies.execution.connection import VenueConnections
 from strategies.execution.fence import CLOCK_SKEW_MARGIN_MS, SEND_WINDOW_MS
@@ -369,8 +370,11 @@ class DeltaNeutralTask(StrategyTask):
         legs = (self.intents[arb.sell_cid].filled_qty, self.intents[arb.buy_cid].filled_qty) if arb else None
         ctx.single_leg, note = decide.single_leg_after_settle(ctx.single_leg, fixed, arb, legs, self.config,
                                                               clock.now_ms())
-        if note:
+        if note and arb is not None and legs is not None:
             self.set_error(note)
+            self.alert_sink(AlertKind.SINGLE_LEG, note, sell_venue=arb.sell_venue.value, buy_venue=arb.buy_venue.value,
+                            sell_client_order_id=arb.sell_cid, buy_client_order_id=arb.buy_cid,
+                            imbalance_base=str(legs[1] - legs[0]))
 
     async def on_monitoring(self) -> Next | None:
         if not await self._prepare():

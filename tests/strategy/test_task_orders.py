@@ -7,6 +7,7 @@ from freezegun import freeze_time
 
 from exchanges.venue import OutcomeUnknown
 from state.records import IntentStatus, State, TaskStatus
+from strategies.alerts import AlertKind
 
 from .conftest import GP, GS, MS, Harness, set_books, test_config
 from .helpers import assert_delta_within_tolerance, assert_ledger_matches_venues, assert_no_duplicate_sends, build
@@ -108,10 +109,14 @@ async def test_single_leg_under_each_policy_keeps_delta_in_tolerance(tmp_path, f
     try:
         with freeze_time(T0) as ft:
             task = await _to_arb_send(h, fakes, ft)
+            alerts = []
+            task.alert_sink = lambda kind, message, **fields: alerts.append((kind, message, fields))
             fakes[MS].fail_next_place("reject")  # the buy leg is refused: single leg
             await h.step()
             await h.run_until(lambda t: t.state is State.ANALYZING, 5)
             assert_delta_within_tolerance(task)  # hedged at once, whatever the policy
+            assert [(k, f["sell_venue"], f["imbalance_base"]) for k, _m, f in alerts] == [
+                (AlertKind.SINGLE_LEG, "gate_spot", "-300")]
             await h.run_until(lambda t: t.state is State.MONITORING and t.context.single_leg is None, 20)
             assert_delta_within_tolerance(task)
             total = task.ledger.inventory_base(GS) + task.ledger.inventory_base(MS)
