@@ -43,6 +43,9 @@ from exchanges.venue import OrderRejected, OutcomeUnknown, VenueError, VenueList
 log = logging.getLogger(__name__)
 
 _HOT = (msgspec.DecodeError, msgspec.ValidationError)
+_HOT_DECODE = S.HOT_DECODER.decode
+_SPOT_OBU = S.SpotObuMsg
+_FUTURES_OBU = S.FuturesObuMsg
 _UNIFIED_MODE = msgspec.json.Decoder(S.UnifiedMode)
 _UNIFIED_ACCOUNT = msgspec.json.Decoder(S.UnifiedAccount)
 PROVISIONAL_INFO_RETRY_S = 30.0  # retry rules built from a fallback (failed fee lookup) this often
@@ -99,6 +102,7 @@ class GateVenueBase:
             self.venue_id.value, ws_url, ping_channel, api_key, api_secret, self.rest.time,
             self._on_frame, self._on_connected, self._on_disconnected, ws_headers,
         )
+        self._note_data = self.stream.client.note_data
         self._listeners: list[VenueListener] = []
         self._books: dict[str, BookSync] = {}
         self._books_by_symbol: dict[Symbol, BookSync] = {}
@@ -235,32 +239,28 @@ class GateVenueBase:
 
     def _on_frame(self, frame: str | bytes) -> None:
         try:
-            msg = S.HOT_DECODER.decode(frame)
+            msg = _HOT_DECODE(frame)
         except _HOT:
             self._on_other(frame)
             return
         except Exception as exc:  # pragma: no cover - defensive
             self._malformed(frame, exc)
             return
-        self.stream.client.note_data()  # a real data frame: the connection is healthy
+        self._note_data()  # a real data frame: the connection is healthy
         try:
             r = msg.result
             bs = self._books.get(r.s)
             if bs is None:
                 return
-            if type(msg) is S.SpotObuMsg or type(msg) is S.FuturesObuMsg:
-                if type(msg) is S.FuturesObuMsg:
-                    bids = [(lv.p, lv.s) for lv in r.b]
-                    asks = [(lv.p, lv.s) for lv in r.a]
-                else:
-                    bids, asks = r.b, r.a
-                now_ms = clock.now_ms()
+            cls = msg.__class__
+            if cls is _SPOT_OBU or cls is _FUTURES_OBU:
                 if r.full:
-                    bs.on_full(bids, asks, r.u, now_ms, r.t)
+                    bids, asks = (r.b, r.a) if cls is _SPOT_OBU else ([(x.p, x.s) for x in r.b], [(x.p, x.s) for x in r.a])
+                    bs.on_full(bs.book.levels_of(bids), bs.book.levels_of(asks), r.u, clock.now_ms(), r.t)
                 elif r.U <= 0 or r.u < r.U:
                     self._malformed(frame, ValueError(f"bad update ids U={r.U} u={r.u}"))
                 else:
-                    bs.on_diff(r.U, r.u, bids, asks, now_ms, r.t)
+                    bs.on_diff_text(r.U, r.u, r.b, r.a, clock.now_ms(), r.t, cls is _FUTURES_OBU)
             else:
                 bs.on_ticker(r.u, r.b, r.a)
         except Exception as exc:
