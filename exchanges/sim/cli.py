@@ -59,6 +59,10 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alias-symbols", type=int, default=1, metavar="N",
                         help="serve the recording under N symbol names (its own + e.g. NEIRO001..NEIRO<N-1>), "
                              "each with its own books, orders and funding (default 1)")
+    parser.add_argument("--gate-account-mode", default=None,
+                        choices=["classic", "multi_currency", "single_currency", "portfolio"],
+                        help="Gate account mode of the sim account (unified modes pool spot and futures "
+                             "balances; default: keep the persisted mode, classic for a new account)")
 
 
 def _print_endpoints(endpoints: dict, as_json: bool) -> None:
@@ -94,6 +98,7 @@ def _starting_balances(args: argparse.Namespace) -> dict | None:
 
 async def _serve(args: argparse.Namespace, home: Path) -> int:
     from exchanges.sim.recording.paper import paper_endpoints
+    from exchanges.sim.engine.types import SimError
     from exchanges.sim.server import PROCESS_DEFAULT_BALANCES, ScenarioError, SimServer
 
     try:
@@ -103,7 +108,8 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
                            port_base=args.port_base, speed=args.speed, loop=not args.no_loop,
                            paper_symbol=getattr(args, "paper", None), paper_endpoints=paper_urls,
                            starting_balances=balances, fallback_balances=PROCESS_DEFAULT_BALANCES,
-                           alias_symbols=getattr(args, "alias_symbols", 1))
+                           alias_symbols=getattr(args, "alias_symbols", 1),
+                           gate_account_mode=getattr(args, "gate_account_mode", None))
     except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,6 +122,9 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
             endpoints = await server.start()
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except SimError as exc:  # e.g. a Gate account-mode switch refused (open orders)
+            print(f"error: {exc.message}", file=sys.stderr)
             return 2
         except OSError as exc:  # port in use, live metadata unreachable, ...
             print(f"error: cannot start the simulator: {exc}", file=sys.stderr)

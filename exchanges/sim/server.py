@@ -142,10 +142,11 @@ class SimServer:
                  paper_endpoints: Mapping[str, str] | None = None,
                  starting_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
                  fallback_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
-                 alias_symbols: int = 1) -> None:
+                 alias_symbols: int = 1, gate_account_mode: str | None = None) -> None:
         if paper_symbol and alias_symbols != 1:
             raise ValueError("symbol aliasing needs a recording; it is not available in paper mode")
         self.alias_count = alias_symbols
+        self.gate_account_mode = gate_account_mode  # set on the default account at start (None: keep)
         self.symbols: list[Symbol] = []
         self.paper_symbol = Symbol.parse(paper_symbol) if paper_symbol else None
         self.paper_endpoints = dict(paper_endpoints or {})
@@ -186,6 +187,8 @@ class SimServer:
             self.symbols = make_alias_symbols(self.recording.symbol, self.alias_count)
         self.engine = SimEngine(alias_rules(self.recording, self.symbols), db_path=db, keys_path=keys,
                                 starting_balances=self._starting_balances())
+        if self.gate_account_mode is not None:  # a refused switch (open orders) raises SimError
+            self.engine.set_gate_mode(self.engine.default_account.api_key, self.gate_account_mode)
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()
         setup_gate_rest(gate_app, self.ctx)
