@@ -47,6 +47,7 @@ _HOT_DECODE = S.HOT_DECODER.decode
 _SPOT_OBU = S.SpotObuMsg
 _FUTURES_OBU = S.FuturesObuMsg
 _UNIFIED_MODE = msgspec.json.Decoder(S.UnifiedMode)
+_NO_SUCH_ENDPOINT = frozenset({"404", "NOT_FOUND"})  # codes of a 404 without / with Gate's label
 _UNIFIED_ACCOUNT = msgspec.json.Decoder(S.UnifiedAccount)
 PROVISIONAL_INFO_RETRY_S = 30.0  # retry rules built from a fallback (failed fee lookup) this often
 
@@ -138,9 +139,18 @@ class GateVenueBase:
         """The Gate account mode from ``GET /unified/unified_mode`` (docs/venues.md 1.11):
         ``classic``, or ``multi_currency`` / ``single_currency`` / ``portfolio`` (unified:
         one balance pool for spot and futures, spot orders from ``account=unified``). Cached
-        once known; raises VenueError while it cannot be read (nothing is assumed)."""
+        once known. An endpoint that does not exist (HTTP 404) means a classic account; any other
+        failure raises VenueError (nothing is assumed while the mode cannot be read)."""
         if self._account_mode is None:
-            raw = await self.rest.private("GET", "/unified/unified_mode")
+            try:
+                raw = await self.rest.private("GET", "/unified/unified_mode")
+            except VenueError as exc:
+                if exc.code not in _NO_SUCH_ENDPOINT:
+                    raise
+                # the endpoint does not exist there (a venue or simulator without unified accounts)
+                log.warning("%s: no account-mode endpoint (%s); classic account", self.venue_id.value, exc)
+                self._account_mode = C.CLASSIC_MODE
+                return self._account_mode
             self._account_mode = decode(_UNIFIED_MODE, raw, "unified mode", self.venue_id.value).mode or C.CLASSIC_MODE
             log.info("%s: account mode %s", self.venue_id.value, self._account_mode)
         return self._account_mode
