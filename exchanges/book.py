@@ -24,7 +24,8 @@ the book is now unsynced and stale; fetch a fresh snapshot and call ``apply_snap
         ``last_id <= seq`` is a duplicate -> ``DROPPED``; ``first_id > seq + 1`` is a gap ->
         ``GAP`` (the diff is buffered so a later snapshot can start from it).
     ``apply_diff_text(first_id, last_id, bids, asks, ts_ms, exch_ts_ms=0) -> DiffResult``
-        (``fields=True``: levels are objects with ``.p``/``.s``, Gate futures.) The same with
+        (``shape``: ``TEXT_PAIRS`` (default), ``GATE_FIELDS`` objects with ``.p`` text and ``.s``
+        Decimal, ``MEXC_ITEMS`` protobuf items with ``.price``/``.quantity`` texts.) The same with
         each level's PRICE as the venue's text (``("0.3013", Decimal("5310"))``;
         the hot path of the connectors): a price text becomes its ``Decimal`` key once and is
         looked up in a per-book cache afterwards (a Decimal's hash is cached on the object, a
@@ -68,7 +69,8 @@ _DICT_SET = dict.__setitem__
 _ZERO = Decimal(0)
 _MAX_NUMBER = Decimal("1e40")  # beyond any real price or quantity (and keeps infinities out)
 _MIN_PRICE = Decimal("1e-40")
-_DECIMAL, _TEXT, _FIELDS = 0, 1, 2  # level shapes of L2Book._apply
+# level shapes of L2Book._apply / apply_diff_text
+DECIMAL_PAIRS, TEXT_PAIRS, GATE_FIELDS, MEXC_ITEMS = 0, 1, 2, 3
 KEY_CACHE_MAX = 50_000  # distinct price texts remembered per book before the cache restarts
 
 
@@ -187,11 +189,11 @@ class L2Book:
         asks: list,
         ts_ms: int,
         exch_ts_ms: int = 0,
-        fields: bool = False,
+        shape: int = TEXT_PAIRS,
     ) -> DiffResult:
-        if fields and (not self.synced or first_id > self.seq + 1):  # the rare paths take pairs
-            bids, asks = [(lv.p, lv.s) for lv in bids], [(lv.p, lv.s) for lv in asks]
-            fields = False
+        if shape is not TEXT_PAIRS and (not self.synced or first_id > self.seq + 1):  # rare paths: pairs
+            bids, asks = text_pairs(bids, shape), text_pairs(asks, shape)
+            shape = TEXT_PAIRS
         if not self.synced:
             return self.apply_diff(first_id, last_id, self.levels_of(bids), self.levels_of(asks), ts_ms, exch_ts_ms)
         seq = self.seq
@@ -201,9 +203,8 @@ class L2Book:
             return self._gap(f"gap: diff {first_id}..{last_id} after {seq}",
                              _Diff(first_id, last_id, self.levels_of(bids), self.levels_of(asks), ts_ms, exch_ts_ms))
         try:
-            mode = _FIELDS if fields else _TEXT
-            self._bid = self._apply(self.bids, bids, self._bid, True, mode)
-            self._ask = self._apply(self.asks, asks, self._ask, False, mode)
+            self._bid = self._apply(self.bids, bids, self._bid, True, shape)
+            self._ask = self._apply(self.asks, asks, self._ask, False, shape)
         except (ArithmeticError, ValueError, TypeError) as exc:
             self._gap(f"malformed level in diff {first_id}..{last_id}: {exc}", None)
             raise MalformedLevel(str(exc)) from exc
@@ -233,8 +234,8 @@ class L2Book:
     def _apply(self, side: SortedDict, levels: Iterable, best: Decimal | None, bid: bool, mode: int) -> Decimal | None:
         """Apply absolute levels (0 = delete) to one side; returns the side's new best price.
 
-        ``mode``: ``_DECIMAL`` (``(Decimal, Decimal)`` pairs), ``_TEXT`` (``(price text, Decimal)``
-        pairs) or ``_FIELDS`` (objects with ``.p`` text and ``.s``, Gate futures). Text prices
+        ``mode``: a level shape (``DECIMAL_PAIRS``, ``TEXT_PAIRS``, ``GATE_FIELDS``,
+        ``MEXC_ITEMS``; see apply_diff_text). Text prices
         go through the key cache and text-path quantities are checked (MalformedLevel).
         A quantity change at an existing price only touches the dict part of the SortedDict
         (``dict.__setitem__`` skips the sorted key list); inserts and deletes go through the
@@ -242,22 +243,28 @@ class L2Book:
         again from the sorted side only when the best level itself was deleted.
         """
         get = self._keys.get
+        make_key = self._key
         dset = _DICT_SET
+        zero, top, dec = _ZERO, _MAX_NUMBER, Decimal  # locals: read once, not per level
+        fields = mode is GATE_FIELDS
+        items = mode is MEXC_ITEMS
+        checked = mode is not DECIMAL_PAIRS
         best_gone = False
         for lv in levels:
-            if mode is _FIELDS:
+            if fields:
                 p = lv.p
                 q = lv.s
+            elif items:
+                p = lv.price
+                q = dec(lv.quantity)
             else:
                 p, q = lv
-            if mode is _DECIMAL:
-                k = p
-            else:
-                k = get(p)
-                if k is None:
-                    k = self._key(p)
-                if not _ZERO <= q < _MAX_NUMBER:  # NaN raises InvalidOperation; negatives, inf fail
+            if checked:
+                k = get(p) or make_key(p)  # keys are >= _MIN_PRICE: never falsy
+                if not zero <= q < top:  # NaN raises InvalidOperation; negatives, inf fail
                     raise MalformedLevel(f"quantity {q!r} at {p}")
+            else:
+                k = p
             if q:
                 if k in side:
                     dset(side, k, q)
@@ -334,8 +341,8 @@ class L2Book:
         self.stale_reason = ""
 
     def _apply_levels(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        self._bid = self._apply(self.bids, bids, self._bid, True, _DECIMAL)
-        self._ask = self._apply(self.asks, asks, self._ask, False, _DECIMAL)
+        self._bid = self._apply(self.bids, bids, self._bid, True, DECIMAL_PAIRS)
+        self._ask = self._apply(self.asks, asks, self._ask, False, DECIMAL_PAIRS)
 
     def _after_change(self) -> DiffResult:
         self._top_obj = None
@@ -359,3 +366,13 @@ class L2Book:
         if keep is not None:
             self._buffer.append(keep)
         return DiffResult.GAP
+
+
+def text_pairs(levels: Iterable, shape: int) -> list[TextLevel]:
+    """Levels of any text shape as ``(price text, Decimal)`` pairs (InvalidOperation for a
+    quantity that is not a number)."""
+    if shape is GATE_FIELDS:
+        return [(lv.p, lv.s) for lv in levels]
+    if shape is MEXC_ITEMS:
+        return [(lv.price, Decimal(lv.quantity)) for lv in levels]
+    return list(levels)

@@ -37,13 +37,14 @@ from exchanges.models import (
     VenueEvent,
     VenueId,
 )
-from exchanges.book import Level
+from exchanges.book import GATE_FIELDS, TEXT_PAIRS, DiffResult, Level, MalformedLevel, text_pairs
 from exchanges.venue import OrderRejected, OutcomeUnknown, VenueError, VenueListener
 
 log = logging.getLogger(__name__)
 
 _HOT = (msgspec.DecodeError, msgspec.ValidationError)
 _HOT_DECODE = S.HOT_DECODER.decode
+_APPLIED = DiffResult.APPLIED
 _SPOT_OBU = S.SpotObuMsg
 _FUTURES_OBU = S.FuturesObuMsg
 _UNIFIED_MODE = msgspec.json.Decoder(S.UnifiedMode)
@@ -265,12 +266,22 @@ class GateVenueBase:
             cls = msg.__class__
             if cls is _SPOT_OBU or cls is _FUTURES_OBU:
                 if r.full:
-                    bids, asks = (r.b, r.a) if cls is _SPOT_OBU else ([(x.p, x.s) for x in r.b], [(x.p, x.s) for x in r.a])
+                    shape = TEXT_PAIRS if cls is _SPOT_OBU else GATE_FIELDS
+                    bids, asks = text_pairs(r.b, shape), text_pairs(r.a, shape)
                     bs.on_full(bs.book.levels_of(bids), bs.book.levels_of(asks), r.u, clock.now_ms(), r.t)
                 elif r.U <= 0 or r.u < r.U:
                     self._malformed(frame, ValueError(f"bad update ids U={r.U} u={r.u}"))
-                else:
-                    bs.on_diff_text(r.U, r.u, r.b, r.a, clock.now_ms(), r.t, cls is _FUTURES_OBU)
+                else:  # BookSync.on_diff_text, inline (hot path)
+                    try:
+                        res = bs.book.apply_diff_text(r.U, r.u, r.b, r.a, clock.now_ms(), r.t,
+                                                      GATE_FIELDS if cls is _FUTURES_OBU else TEXT_PAIRS)
+                    except MalformedLevel:
+                        bs.on_result(DiffResult.GAP)
+                        raise
+                    if res is _APPLIED:
+                        self._emit(bs.event)
+                    else:
+                        bs.on_result(res)
             else:
                 bs.on_ticker(r.u, r.b, r.a)
         except Exception as exc:

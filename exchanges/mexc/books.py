@@ -22,7 +22,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from exchanges import clock
-from exchanges.book import DiffResult, L2Book
+from exchanges.book import MEXC_ITEMS, DiffResult, L2Book
 from exchanges.mexc.parse import levels_from, to_int
 from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.mexc.push import DepthDiff, symbol_of
@@ -137,9 +137,8 @@ class MexcBooks:
         if first < 0 or last < first or last > _MAX_VERSION:
             return False
         try:
-            result = t.book.apply_diff_text(first, last, [(it.price, Decimal(it.quantity)) for it in body.bids],
-                                            [(it.price, Decimal(it.quantity)) for it in body.asks], clock.now_ms(),
-                                            msg.sendTime or msg.createTime)
+            result = t.book.apply_diff_text(first, last, body.bids, body.asks, clock.now_ms(),
+                                            msg.sendTime or msg.createTime, MEXC_ITEMS)
         except (ArithmeticError, ValueError):  # InvalidOperation, MalformedLevel
             self._result(t, venue_symbol, DiffResult.GAP if not t.book.synced else DiffResult.DROPPED)
             return False
