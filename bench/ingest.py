@@ -1,6 +1,7 @@
 """Ingest benchmark: recorded book frames -> decode -> local book update, messages/s per venue.
 
-Run: ``python -m bench.ingest [--frames N]`` from the project root.
+Run: ``python bench/ingest.py [--frames N] [--runs R]`` (or ``python -m bench.ingest``) from the
+project root.
 
 One function per venue (``bench_gate_spot``, ``bench_gate_perp``, ... ``bench_mexc_spot`` is
 added by the MEXC connector); ``main`` runs every function listed in ``BENCHES`` that exists.
@@ -10,20 +11,34 @@ are applied after their REST snapshot; the diffs that apply cleanly are then re-
 continuous ``U``/``u`` sequence and repeated (levels are absolute, so repeating them is a valid
 book history) and pre-encoded to bytes. The timed loop is exactly the connector's frame handler
 (``GateVenueBase._on_frame``: msgspec decode + sequence check + SortedDict update + O(1) top
-cache). Target: >= 100,000 Gate book updates/s on one core.
+cache). MEXC: bench/ingest_mexc.py.
+
+Targets on the 2-core development machine, one core: Gate spot >= 200,000, Gate perp and MEXC
+``aggre.depth`` >= 150,000 frames decoded and applied per second. Each venue runs ``--runs``
+times (default 3) and the range is printed: the machine is shared, so single figures vary a lot.
+
+Book state: every run prints a digest of the final books (``state``); with the default 200,000
+frames it must equal ``BASELINE_STATE``, the digests of the code before the hot-path rewrite
+(commit 0067e03): the speed-up changed no book.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script (python bench/ingest.py): import the project from its root
+    sys.path.insert(0, str(ROOT))
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+import msgspec  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 _RECV = re.compile(r"^(\d+(?:\.\d+)?): (.*)$")
 _HTTP = re.compile(r"^(\S+) -> (\d+(?:\.\d+)?): (.*)$")
@@ -87,21 +102,34 @@ def _run_gate(venue_cls: type, prefix: str, channel: str, n_frames: int) -> tupl
     elapsed = time.perf_counter() - t0
     synced = sum(1 for bs in books.values() if bs.book.synced and bs.top() is not None)
     gaps = sum(bs.book.gap_count for bs in books.values()) + venue.malformed_frames
-    return len(frames) / elapsed, synced, gaps
+    return len(frames) / elapsed, synced, gaps, book_digest({vs: bs.book for vs, bs in books.items()})
+
+
+def book_digest(books: dict) -> str:
+    """Short sha256 of every book's final state (update id, every level of both sides, the
+    cached top): equal digests = identical books."""
+    h = hashlib.sha256()
+    for name in sorted(books):
+        book = books[name]
+        bids, asks = book.depth(10**9)
+        h.update(f"{name}|{book.seq}|{book.synced}|{book.top_tuple()}|{bids}|{asks}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def bench_gate_spot(n_frames: int) -> str:
     from exchanges.gateio import GateSpotVenue
 
-    rate, synced, errors = _run_gate(GateSpotVenue, "GATEIO", "spot.order_book_update", n_frames)
-    return f"gate_spot  spot.order_book_update     {rate:>10,.0f} msg/s  ({n_frames} frames, {synced} books synced, {errors} gaps/malformed)"
+    rate, synced, errors, digest = _run_gate(GateSpotVenue, "GATEIO", "spot.order_book_update", n_frames)
+    return (f"gate_spot  spot.order_book_update     {rate:>10,.0f} msg/s  ({n_frames} frames, {synced} books synced, "
+            f"{errors} gaps/malformed, state {digest})")
 
 
 def bench_gate_perp(n_frames: int) -> str:
     from exchanges.gateio import GatePerpVenue
 
-    rate, synced, errors = _run_gate(GatePerpVenue, "GATEIO_FUTURES", "futures.order_book_update", n_frames)
-    return f"gate_perp  futures.order_book_update  {rate:>10,.0f} msg/s  ({n_frames} frames, {synced} books synced, {errors} gaps/malformed)"
+    rate, synced, errors, digest = _run_gate(GatePerpVenue, "GATEIO_FUTURES", "futures.order_book_update", n_frames)
+    return (f"gate_perp  futures.order_book_update  {rate:>10,.0f} msg/s  ({n_frames} frames, {synced} books synced, "
+            f"{errors} gaps/malformed, state {digest})")
 
 
 def bench_mexc_spot(n_frames: int) -> str:
@@ -115,18 +143,32 @@ bench_mexc = bench_mexc_spot
 
 
 BENCHES: list[str] = ["bench_gate_spot", "bench_gate_perp", "bench_mexc_spot"]
+DEFAULT_FRAMES = 200_000
+# final-book digests with DEFAULT_FRAMES frames, measured on the code before the hot-path rewrite
+BASELINE_STATE = {"bench_gate_spot": "5b907228ab3f3cff", "bench_gate_perp": "023ea3ef85d4274b",
+                  "bench_mexc_spot": "400a26500dfa4e1e"}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=200_000, help="frames replayed per venue")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames replayed per venue")
+    parser.add_argument("--runs", type=int, default=3, help="runs per venue (the range is printed)")
     args = parser.parse_args(argv)
     for name in BENCHES:
         fn: Callable[[int], str] | None = globals().get(name)
         if fn is None:
             print(f"{name}: not available")
             continue
-        print(fn(args.frames))
+        rates = []
+        for _ in range(max(1, args.runs)):
+            line = fn(args.frames)
+            rates.append(float(line.split("msg/s")[0].split()[-1].replace(",", "")))
+            state = re.search(r"state ([0-9a-f]{16})", line)
+            if args.frames == DEFAULT_FRAMES and state:
+                same = state.group(1) == BASELINE_STATE[name]
+                line += "  [state == baseline]" if same else "  [STATE DIFFERS FROM THE BASELINE]"
+            print(line)
+        print(f"{name.removeprefix('bench_')}: {min(rates):,.0f} - {max(rates):,.0f} msg/s over {len(rates)} runs")
 
 
 if __name__ == "__main__":

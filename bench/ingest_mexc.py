@@ -4,7 +4,7 @@ Run: ``python -m bench.ingest_mexc [--frames N]`` from the project root
 (``bench.ingest`` imports :func:`bench_mexc_spot` too).
 
 There is no recorded MEXC depth stream in the project, so the frames are synthetic but
-shaped like the real ones (docs/exchange_apis.md section 4.5 example: channel, symbol,
+shaped like the real ones (docs/venues.md section 4.5 example: channel, symbol,
 sendTime, 1-3 absolute bid/ask levels per push, continuous ``fromVersion``/``toVersion``),
 around a NEIROETH-like price (0.05, tick 0.00001). They are pre-encoded with the project's
 own protobuf module. The timed loop is exactly the connector's public frame handler
@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
-from exchanges.mexc.proto import mexc_push_pb2 as pb
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script from the project root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from exchanges.mexc.proto import mexc_push_pb2 as pb  # noqa: E402
 
 _SYMBOL = "NEIROETHUSDT"
 _CHANNEL = f"spot@public.aggre.depth.v3.api.pb@100ms@{_SYMBOL}"
@@ -82,9 +87,12 @@ def bench_mexc_spot(n_frames: int) -> str:
     decode_only = len(frames) / (time.perf_counter() - t1)
     top = venue.book_top(symbol)
     state = "synced" if top is not None and not top.stale else "NOT synced"
+    from bench.ingest import book_digest
+
     return (f"mexc_spot  aggre.depth (protobuf)       {len(frames) / elapsed:>10,.0f} msg/s  "
             f"({len(frames)} frames, book {state}, {book.gap_count} gaps, {venue._public_conn().malformed} "
-            f"malformed, {events[0]} events; protobuf decode alone {decode_only:,.0f} msg/s)")
+            f"malformed, {events[0]} events, state {book_digest({_SYMBOL: book})}; protobuf decode alone "
+            f"{decode_only:,.0f} msg/s)")
 
 
 bench_mexc = bench_mexc_spot  # name used in the task brief

@@ -4,8 +4,9 @@ and the round-trip time of a place-order request, on loopback.
 Runs the whole simulator in-process (``SimServer``, in-memory state, ephemeral
 ports) on the bundled ``neiroeth`` scenario replayed as fast as possible, then:
 
-1. Gate spot ``spot.order_book_update`` (one frame per book change) for
-   ``--seconds``: frames/s received and book update ids/s covered;
+1. Gate spot ``spot.order_book_update`` at ``20ms`` (one merged frame per 20 ms
+   interval, as the venue sends them; docs/venues.md 2.5) for ``--seconds``:
+   frames/s received and book update ids/s covered;
 2. MEXC ``spot@public.aggre.depth.v3.api.pb@10ms`` protobuf pushes/s (each
    aggregates up to 10 ms of changes, as the venue does);
 3. ``--orders`` signed ``POST /api/v3/order`` (MEXC, IOC far from the book,
@@ -58,7 +59,7 @@ async def gate_book_rate(ws_url: str, seconds: float) -> tuple[float, float]:
     frames, ids, first_u, last_u = 0, 0, None, None
     async with aiohttp.ClientSession() as s, s.ws_connect(ws_url) as ws:
         await ws.send_str(json.dumps({"time": int(time.time()), "channel": "spot.order_book_update",
-                                      "event": "subscribe", "payload": ["NEIROETH_USDT", "100ms"]}))
+                                      "event": "subscribe", "payload": ["NEIROETH_USDT", "20ms"]}))
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             try:

@@ -1,7 +1,7 @@
 """Local L2 order book kept in sync from a REST snapshot plus sequenced WS diffs.
 
 Venue-neutral: works for Gate (``U``/``u`` first/last update id, snapshot ``id``;
-docs/exchange_apis.md section 2.5) and MEXC (``fromVersion``/``toVersion``, snapshot
+docs/venues.md section 2.5) and MEXC (``fromVersion``/``toVersion``, snapshot
 ``lastUpdateId``; section 4.5) because both describe a diff by the inclusive range of update
 ids it covers, with absolute level quantities (0 = delete).
 
@@ -23,6 +23,15 @@ the book is now unsynced and stale; fetch a fresh snapshot and call ``apply_snap
         (normally ``first_id == seq + 1``; an overlap is safe because quantities are absolute);
         ``last_id <= seq`` is a duplicate -> ``DROPPED``; ``first_id > seq + 1`` is a gap ->
         ``GAP`` (the diff is buffered so a later snapshot can start from it).
+    ``apply_diff_text(first_id, last_id, bids, asks, ts_ms, exch_ts_ms=0) -> DiffResult``
+        (``shape``: ``TEXT_PAIRS`` (default), ``GATE_FIELDS`` objects with ``.p`` text and ``.s``
+        Decimal, ``MEXC_ITEMS`` protobuf items with ``.price``/``.quantity`` texts.) The same with
+        each level's PRICE as the venue's text (``("0.3013", Decimal("5310"))``;
+        the hot path of the connectors): a price text becomes its ``Decimal`` key once and is
+        looked up in a per-book cache afterwards (a Decimal's hash is cached on the object, a
+        fresh one's costs ~1 us). A price that is not a positive finite number or a quantity that
+        is not a finite number >= 0 makes the diff malformed: the book is marked unsynced (GAP)
+        and :class:`MalformedLevel` (a ValueError) is raised, nothing of that diff is trusted.
     ``apply_full(bids, asks, seq, ts_ms, exch_ts_ms=0)``
         Overwrite with a venue-pushed full book (Gate ``"full": true``) and mark synced.
     ``invalidate(reason)``: mark unsynced + stale and clear the buffer (disconnect, resubscribe).
@@ -38,8 +47,9 @@ the book is now unsynced and stale; fetch a fresh snapshot and call ``apply_snap
     ``stale_reason``, ``bids`` / ``asks`` (``SortedDict`` price -> qty, both ascending).
 
 Levels are iterables of ``(price, qty)`` pairs of :class:`~decimal.Decimal` in the venue's
-order unit (base on spot, contracts on Gate perp). Best bid/ask are cached after every change,
-so reading the top is O(1); inserts/deletes are O(log n) (``sortedcontainers``).
+order unit (base on spot, contracts on Gate perp). Best bid/ask are kept up to date while levels
+are applied (re-read from the sorted side only when the best level itself is deleted), so reading
+the top is O(1); inserts/deletes are O(log n) (``sortedcontainers``, public API only).
 """
 
 from __future__ import annotations
@@ -54,7 +64,18 @@ from sortedcontainers import SortedDict
 from exchanges.models import BookTop, Symbol, VenueId
 
 Level = tuple[Decimal, Decimal]
+TextLevel = tuple[str, Decimal]  # (price as the venue's text, quantity)
 _DICT_SET = dict.__setitem__
+_ZERO = Decimal(0)
+_MAX_NUMBER = Decimal("1e40")  # beyond any real price or quantity (and keeps infinities out)
+_MIN_PRICE = Decimal("1e-40")
+# level shapes of L2Book._apply / apply_diff_text
+DECIMAL_PAIRS, TEXT_PAIRS, GATE_FIELDS, MEXC_ITEMS = 0, 1, 2, 3
+KEY_CACHE_MAX = 50_000  # distinct price texts remembered per book before the cache restarts
+
+
+class MalformedLevel(ValueError):
+    """A level whose price or quantity is not a usable number."""
 
 
 class DiffResult(IntEnum):
@@ -81,7 +102,7 @@ class L2Book:
 
     __slots__ = (
         "bids", "asks", "seq", "synced", "stale", "stale_reason", "ts_ms", "exch_ts_ms",
-        "gap_count", "_buffer", "_top", "_top_obj", "ever_synced",
+        "gap_count", "_buffer", "_top", "_top_obj", "ever_synced", "_bid", "_ask", "_keys",
     )
 
     def __init__(self, max_buffer: int = 5000) -> None:
@@ -98,6 +119,9 @@ class L2Book:
         self._buffer: deque[_Diff] = deque(maxlen=max_buffer)
         self._top: tuple[Decimal, Decimal, Decimal, Decimal] | None = None
         self._top_obj: BookTop | None = None
+        self._bid: Decimal | None = None  # best bid price (None: side empty)
+        self._ask: Decimal | None = None
+        self._keys: dict[str, Decimal] = {}  # price text -> its Decimal key (apply_diff_text)
 
     # ---- updates ----------------------------------------------------------------------------
 
@@ -157,6 +181,105 @@ class L2Book:
             self.exch_ts_ms = exch_ts_ms
         return self._after_change()
 
+    def apply_diff_text(
+        self,
+        first_id: int,
+        last_id: int,
+        bids: list,
+        asks: list,
+        ts_ms: int,
+        exch_ts_ms: int = 0,
+        shape: int = TEXT_PAIRS,
+    ) -> DiffResult:
+        if shape is not TEXT_PAIRS and (not self.synced or first_id > self.seq + 1):  # rare paths: pairs
+            bids, asks = text_pairs(bids, shape), text_pairs(asks, shape)
+            shape = TEXT_PAIRS
+        if not self.synced:
+            return self.apply_diff(first_id, last_id, self.levels_of(bids), self.levels_of(asks), ts_ms, exch_ts_ms)
+        seq = self.seq
+        if last_id <= seq:
+            return DiffResult.DROPPED
+        if first_id > seq + 1:
+            return self._gap(f"gap: diff {first_id}..{last_id} after {seq}",
+                             _Diff(first_id, last_id, self.levels_of(bids), self.levels_of(asks), ts_ms, exch_ts_ms))
+        try:
+            self._bid = self._apply(self.bids, bids, self._bid, True, shape)
+            self._ask = self._apply(self.asks, asks, self._ask, False, shape)
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            self._gap(f"malformed level in diff {first_id}..{last_id}: {exc}", None)
+            raise MalformedLevel(str(exc)) from exc
+        self.seq = last_id
+        self.ts_ms = ts_ms
+        if exch_ts_ms:
+            self.exch_ts_ms = exch_ts_ms
+        return self._after_change()
+
+    def _key(self, text: str) -> Decimal:
+        """The Decimal key of a price text (cached; MalformedLevel when not a usable price)."""
+        key = Decimal(text)
+        if not _MIN_PRICE <= key < _MAX_NUMBER:
+            raise MalformedLevel(f"price {text!r}")
+        keys = self._keys
+        if len(keys) >= KEY_CACHE_MAX:
+            keys.clear()
+        keys[text] = key
+        return key
+
+    def levels_of(self, levels: list[TextLevel]) -> list[Level]:
+        """Text levels as Decimal levels (the rare paths: buffering, gaps, full books);
+        MalformedLevel for a price that is not a usable number."""
+        get = self._keys.get
+        return [(get(p) or self._key(p), q) for p, q in levels]
+
+    def _apply(self, side: SortedDict, levels: Iterable, best: Decimal | None, bid: bool, mode: int) -> Decimal | None:
+        """Apply absolute levels (0 = delete) to one side; returns the side's new best price.
+
+        ``mode``: a level shape (``DECIMAL_PAIRS``, ``TEXT_PAIRS``, ``GATE_FIELDS``,
+        ``MEXC_ITEMS``; see apply_diff_text). Text prices
+        go through the key cache and text-path quantities are checked (MalformedLevel).
+        A quantity change at an existing price only touches the dict part of the SortedDict
+        (``dict.__setitem__`` skips the sorted key list); inserts and deletes go through the
+        SortedDict API so the key order stays right. The best price follows inserts and is read
+        again from the sorted side only when the best level itself was deleted.
+        """
+        get = self._keys.get
+        make_key = self._key
+        dset = _DICT_SET
+        zero, top, dec = _ZERO, _MAX_NUMBER, Decimal  # locals: read once, not per level
+        fields = mode is GATE_FIELDS
+        items = mode is MEXC_ITEMS
+        checked = mode is not DECIMAL_PAIRS
+        best_gone = False
+        for lv in levels:
+            if fields:
+                p = lv.p
+                q = lv.s
+            elif items:
+                p = lv.price
+                q = dec(lv.quantity)
+            else:
+                p, q = lv
+            if checked:
+                k = get(p) or make_key(p)  # keys are >= _MIN_PRICE: never falsy
+                if not zero <= q < top:  # NaN raises InvalidOperation; negatives, inf fail
+                    raise MalformedLevel(f"quantity {q!r} at {p}")
+            else:
+                k = p
+            if q:
+                if k in side:
+                    dset(side, k, q)
+                else:
+                    side[k] = q
+                    if best is None or (k > best if bid else k < best):
+                        best = k
+            elif k in side:
+                del side[k]
+                if k == best:
+                    best_gone = True
+        if best_gone:
+            return (side.peekitem(-1 if bid else 0)[0]) if side else None
+        return best
+
     def invalidate(self, reason: str) -> None:
         self.synced = False
         self.stale = True
@@ -207,6 +330,8 @@ class L2Book:
     def _load(self, bids: Iterable[Level], asks: Iterable[Level], seq: int, ts_ms: int, exch_ts_ms: int) -> None:
         self.bids = SortedDict({p: q for p, q in bids if q})
         self.asks = SortedDict({p: q for p, q in asks if q})
+        self._bid = self.bids.peekitem(-1)[0] if self.bids else None
+        self._ask = self.asks.peekitem(0)[0] if self.asks else None
         self.seq = seq
         self.ts_ms = ts_ms
         self.exch_ts_ms = exch_ts_ms
@@ -216,44 +341,17 @@ class L2Book:
         self.stale_reason = ""
 
     def _apply_levels(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        # Hot path. A quantity change at an existing price only touches the dict part of the
-        # SortedDict (dict.__setitem__ skips the sorted key list); inserts/deletes go through the
-        # SortedDict API so the key order stays right. About 2x faster than side[p] = q.
-        dset = _DICT_SET
-        side = self.bids
-        for p, q in bids:
-            if q:
-                if p in side:
-                    dset(side, p, q)
-                else:
-                    side[p] = q
-            elif p in side:
-                del side[p]
-        side = self.asks
-        for p, q in asks:
-            if q:
-                if p in side:
-                    dset(side, p, q)
-                else:
-                    side[p] = q
-            elif p in side:
-                del side[p]
+        self._bid = self._apply(self.bids, bids, self._bid, True, DECIMAL_PAIRS)
+        self._ask = self._apply(self.asks, asks, self._ask, False, DECIMAL_PAIRS)
 
     def _after_change(self) -> DiffResult:
         self._top_obj = None
-        bids = self.bids
-        asks = self.asks
-        if bids and asks:
-            # O(1) best levels: last key of the highest bid sublist / first key of the lowest
-            # ask sublist (sortedcontainers' SortedList layout, same as peekitem without the
-            # index arithmetic).
-            bp = bids._list._lists[-1][-1]
-            ap = asks._list._lists[0][0]
-            bq = bids[bp]
-            aq = asks[ap]
+        bp = self._bid
+        ap = self._ask
+        if bp is not None and ap is not None:
             if bp >= ap:
                 return self._gap(f"crossed book: bid {bp} >= ask {ap}", None)
-            self._top = (bp, bq, ap, aq)
+            self._top = (bp, self.bids[bp], ap, self.asks[ap])
         else:
             self._top = None
         return DiffResult.APPLIED
@@ -268,3 +366,13 @@ class L2Book:
         if keep is not None:
             self._buffer.append(keep)
         return DiffResult.GAP
+
+
+def text_pairs(levels: Iterable, shape: int) -> list[TextLevel]:
+    """Levels of any text shape as ``(price text, Decimal)`` pairs (InvalidOperation for a
+    quantity that is not a number)."""
+    if shape is GATE_FIELDS:
+        return [(lv.p, lv.s) for lv in levels]
+    if shape is MEXC_ITEMS:
+        return [(lv.price, Decimal(lv.quantity)) for lv in levels]
+    return list(levels)

@@ -91,7 +91,7 @@ class Symbol(msgspec.Struct, frozen=True, order=True):
     """A trading pair, venue-neutral: ``Symbol("NEIROETH", "USDT")``.
 
     Venue spellings: Gate spot and perp ``NEIROETH_USDT``; MEXC spot
-    ``NEIROETHUSDT`` (docs/exchange_apis.md section 5).
+    ``NEIROETHUSDT`` (docs/venues.md section 5).
     """
 
     base: str

@@ -1,4 +1,4 @@
-"""Gate.io APIv4 signing (docs/exchange_apis.md sections 1.2 and 2.4). Pure functions, no I/O.
+"""Gate.io APIv4 signing (docs/venues.md sections 1.2 and 2.4). Pure functions, no I/O.
 
 REST: ``SIGN = hex(HMAC_SHA512(secret, METHOD\\npath\\nquery\\nhex(SHA512(body))\\nTimestamp))``
 where ``path`` includes the ``/api/v4`` prefix, ``query`` is the unencoded query string exactly as

@@ -37,13 +37,18 @@ from exchanges.models import (
     VenueEvent,
     VenueId,
 )
-from exchanges.book import Level
+from exchanges.book import GATE_FIELDS, TEXT_PAIRS, DiffResult, Level, MalformedLevel, text_pairs
 from exchanges.venue import OrderRejected, OutcomeUnknown, VenueError, VenueListener
 
 log = logging.getLogger(__name__)
 
 _HOT = (msgspec.DecodeError, msgspec.ValidationError)
+_HOT_DECODE = S.HOT_DECODER.decode
+_APPLIED = DiffResult.APPLIED
+_SPOT_OBU = S.SpotObuMsg
+_FUTURES_OBU = S.FuturesObuMsg
 _UNIFIED_MODE = msgspec.json.Decoder(S.UnifiedMode)
+_NO_SUCH_ENDPOINT = frozenset({"404", "NOT_FOUND"})  # codes of a 404 without / with Gate's label
 _UNIFIED_ACCOUNT = msgspec.json.Decoder(S.UnifiedAccount)
 PROVISIONAL_INFO_RETRY_S = 30.0  # retry rules built from a fallback (failed fee lookup) this often
 
@@ -99,6 +104,7 @@ class GateVenueBase:
             self.venue_id.value, ws_url, ping_channel, api_key, api_secret, self.rest.time,
             self._on_frame, self._on_connected, self._on_disconnected, ws_headers,
         )
+        self._note_data = self.stream.client.note_data
         self._listeners: list[VenueListener] = []
         self._books: dict[str, BookSync] = {}
         self._books_by_symbol: dict[Symbol, BookSync] = {}
@@ -134,9 +140,18 @@ class GateVenueBase:
         """The Gate account mode from ``GET /unified/unified_mode`` (docs/venues.md 1.11):
         ``classic``, or ``multi_currency`` / ``single_currency`` / ``portfolio`` (unified:
         one balance pool for spot and futures, spot orders from ``account=unified``). Cached
-        once known; raises VenueError while it cannot be read (nothing is assumed)."""
+        once known. An endpoint that does not exist (HTTP 404) means a classic account; any other
+        failure raises VenueError (nothing is assumed while the mode cannot be read)."""
         if self._account_mode is None:
-            raw = await self.rest.private("GET", "/unified/unified_mode")
+            try:
+                raw = await self.rest.private("GET", "/unified/unified_mode")
+            except VenueError as exc:
+                if exc.code not in _NO_SUCH_ENDPOINT:
+                    raise
+                # the endpoint does not exist there (a venue or simulator without unified accounts)
+                log.warning("%s: no account-mode endpoint (%s); classic account", self.venue_id.value, exc)
+                self._account_mode = C.CLASSIC_MODE
+                return self._account_mode
             self._account_mode = decode(_UNIFIED_MODE, raw, "unified mode", self.venue_id.value).mode or C.CLASSIC_MODE
             log.info("%s: account mode %s", self.venue_id.value, self._account_mode)
         return self._account_mode
@@ -235,32 +250,38 @@ class GateVenueBase:
 
     def _on_frame(self, frame: str | bytes) -> None:
         try:
-            msg = S.HOT_DECODER.decode(frame)
+            msg = _HOT_DECODE(frame)
         except _HOT:
             self._on_other(frame)
             return
         except Exception as exc:  # pragma: no cover - defensive
             self._malformed(frame, exc)
             return
-        self.stream.client.note_data()  # a real data frame: the connection is healthy
+        self._note_data()  # a real data frame: the connection is healthy
         try:
             r = msg.result
             bs = self._books.get(r.s)
             if bs is None:
                 return
-            if type(msg) is S.SpotObuMsg or type(msg) is S.FuturesObuMsg:
-                if type(msg) is S.FuturesObuMsg:
-                    bids = [(lv.p, lv.s) for lv in r.b]
-                    asks = [(lv.p, lv.s) for lv in r.a]
-                else:
-                    bids, asks = r.b, r.a
-                now_ms = clock.now_ms()
+            cls = msg.__class__
+            if cls is _SPOT_OBU or cls is _FUTURES_OBU:
                 if r.full:
-                    bs.on_full(bids, asks, r.u, now_ms, r.t)
+                    shape = TEXT_PAIRS if cls is _SPOT_OBU else GATE_FIELDS
+                    bids, asks = text_pairs(r.b, shape), text_pairs(r.a, shape)
+                    bs.on_full(bs.book.levels_of(bids), bs.book.levels_of(asks), r.u, clock.now_ms(), r.t)
                 elif r.U <= 0 or r.u < r.U:
                     self._malformed(frame, ValueError(f"bad update ids U={r.U} u={r.u}"))
-                else:
-                    bs.on_diff(r.U, r.u, bids, asks, now_ms, r.t)
+                else:  # BookSync.on_diff_text, inline (hot path)
+                    try:
+                        res = bs.book.apply_diff_text(r.U, r.u, r.b, r.a, clock.now_ms(), r.t,
+                                                      GATE_FIELDS if cls is _FUTURES_OBU else TEXT_PAIRS)
+                    except MalformedLevel:
+                        bs.on_result(DiffResult.GAP)
+                        raise
+                    if res is _APPLIED:
+                        self._emit(bs.event)
+                    else:
+                        bs.on_result(res)
             else:
                 bs.on_ticker(r.u, r.b, r.a)
         except Exception as exc:

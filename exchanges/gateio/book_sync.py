@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from exchanges import clock
-from exchanges.book import DiffResult, L2Book, Level
+from exchanges.book import TEXT_PAIRS, DiffResult, L2Book, Level, MalformedLevel
 from exchanges.models import BookEvent, BookTop, Symbol, VenueId
 from exchanges.venue import VenueError
 
@@ -63,7 +63,10 @@ class BookSync:
         self.ticker_mismatches = 0
 
     def on_diff(self, first_id: int, last_id: int, bids: list[Level], asks: list[Level], ts_ms: int, exch_ts_ms: int) -> None:
-        res = self.book.apply_diff(first_id, last_id, bids, asks, ts_ms, exch_ts_ms)
+        self.on_result(self.book.apply_diff(first_id, last_id, bids, asks, ts_ms, exch_ts_ms))
+
+    def on_result(self, res: DiffResult) -> None:
+        """React to a book result: emit on a change, fetch a snapshot when buffering or after a gap."""
         if res is DiffResult.APPLIED:
             self._emit(self.event)
         elif res is DiffResult.BUFFERED:
@@ -72,6 +75,21 @@ class BookSync:
             log.warning("%s %s: %s; resyncing", self.venue.value, self.venue_symbol, self.book.stale_reason)
             self._emit(self.event)
             self._ensure_snapshot()
+
+    def on_diff_text(self, first_id: int, last_id: int, bids: list, asks: list, ts_ms: int,
+                     exch_ts_ms: int, shape: int = TEXT_PAIRS) -> None:
+        """A diff with prices as text (see L2Book.apply_diff_text; the frame handler inlines this).
+        A malformed level raises MalformedLevel after the book was marked for a resync."""
+        try:
+            res = self.book.apply_diff_text(first_id, last_id, bids, asks, ts_ms, exch_ts_ms, shape)
+        except MalformedLevel:
+            self._emit(self.event)
+            self._ensure_snapshot()
+            raise
+        if res is DiffResult.APPLIED:
+            self._emit(self.event)
+        else:
+            self.on_result(res)
 
     def on_full(self, bids: list[Level], asks: list[Level], seq: int, ts_ms: int, exch_ts_ms: int) -> None:
         res = self.book.apply_full(bids, asks, seq, ts_ms, exch_ts_ms)

@@ -18,9 +18,16 @@ TEXT_PREFIX = "t-"  # client order id prefix (section 1.6)
 TEXT_MAX_BYTES = 28  # bytes allowed after "t-" (section 1.6)
 TEXT_CHARSET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.")
 
-BOOK_SNAPSHOT_LIMIT = 100  # levels requested in REST snapshots (gatews example uses 100)
-BOOK_UPDATE_INTERVAL = "100ms"  # order_book_update frequency (section 2.5)
-PERP_BOOK_LEVEL = "100"  # futures.order_book_update level; must match the snapshot limit
+# order_book_update subscriptions (docs/venues.md 2.5): the venue merges changes per interval;
+# spot "20ms" carries 20 levels ("100ms": 100), futures "20ms" only level "20". The fastest
+# interval keeps a change at most ~20 ms inside the venue. The REST snapshot the diffs are applied
+# to asks for the same number of levels (a deeper snapshot would keep levels no diff updates).
+BOOK_UPDATE_INTERVAL = "20ms"
+BOOK_LEVELS = 20
+PERP_BOOK_LEVEL = str(BOOK_LEVELS)
+BOOK_SNAPSHOT_LIMIT = BOOK_LEVELS
+# [?] Gate documents no maximum WebSocket connection age (MEXC: 24 h): no proactive rotation.
+WS_MAX_AGE_S: float | None = None
 
 PING_INTERVAL_S = 5.0  # GWS default (section 2.3)
 IDLE_TIMEOUT_S = 20.0  # no frame (not even a pong) for this long => reconnect

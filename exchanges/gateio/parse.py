@@ -1,6 +1,6 @@
 """Gate.io wire structs (:mod:`exchanges.gateio.schemas`) -> domain models (:mod:`exchanges.models`).
 
-Pure functions, no I/O. Facts: docs/exchange_apis.md sections 1.3-1.10 and 2.6.
+Pure functions, no I/O. Facts: docs/venues.md sections 1.3-1.10 and 2.6.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Conversion to domain models lives in :mod:`exchanges.gateio.parse`. Numerics are declared
 ``Decimal``: msgspec decodes a Decimal from a JSON string, int or float (the textual form is
 kept), which covers futures sizes sent as int (old) or decimal string (``X-Gate-Size-Decimal``)
-and the WS frames that use JSON numbers (docs/exchange_apis.md sections 1.7, 2.6, 6 caveat).
+and the WS frames that use JSON numbers (docs/venues.md sections 1.7, 2.6, 6 caveat).
 Ids that may exceed 2^53 are ``int | str`` (pitfall 8.2). Every field has a default so that
 older/newer shapes still decode; decoders are built once at import.
 """
@@ -270,10 +270,19 @@ class SpotObuResult(msgspec.Struct):
     s: str  # pair
     U: int  # first update id covered
     u: int  # last update id covered
-    b: list[tuple[Decimal, Decimal]] = []  # bids [price, amount], "0" = delete
-    a: list[tuple[Decimal, Decimal]] = []
+    # bids [price, amount], "0" = delete. The price stays the venue's text: the book turns it into
+    # its cached Decimal key (exchanges.book.L2Book.apply_diff_text); the amount is a Decimal.
+    b: list[tuple[str, Decimal]] = []
+    a: list[tuple[str, Decimal]] = []
     t: int = 0  # ms
     full: bool = False  # 2025+: full snapshot, overwrite the book
+
+
+class FuturesTextLevel(msgspec.Struct):
+    """A futures book level with the price as text (see SpotObuResult.b)."""
+
+    p: str  # price
+    s: Decimal  # size in contracts (int or decimal string)
 
 
 class FuturesObuResult(msgspec.Struct):
@@ -282,8 +291,8 @@ class FuturesObuResult(msgspec.Struct):
     s: str
     U: int
     u: int
-    b: list[FuturesLevel] = []
-    a: list[FuturesLevel] = []
+    b: list[FuturesTextLevel] = []
+    a: list[FuturesTextLevel] = []
     t: int = 0
     full: bool = False
 

@@ -1,6 +1,6 @@
 """Gate.io spot venue (``VenueId.GATE_SPOT``) behind :class:`exchanges.venue.Venue`.
 
-REST (docs/exchange_apis.md section 1): symbol rules ``/spot/currency_pairs/{pair}`` (+ user fees
+REST (docs/venues.md section 1): symbol rules ``/spot/currency_pairs/{pair}`` (+ user fees
 ``/spot/fee`` when keys exist), snapshot ``/spot/order_book?with_id=true``, orders
 ``/spot/orders`` (account ``spot``, ``text`` = ``t-`` + client order id), trades
 ``/spot/my_trades``, balances ``/spot/accounts``.

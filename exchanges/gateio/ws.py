@@ -45,6 +45,7 @@ class GateStream:
         idle_timeout_s: float = C.IDLE_TIMEOUT_S,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        max_age_s: float | None = C.WS_MAX_AGE_S,
     ) -> None:
         self.venue = venue
         self.ping_channel = ping_channel
@@ -68,6 +69,7 @@ class GateStream:
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
             headers=headers,
+            max_age_s=max_age_s,
         )
 
     @property

@@ -1,4 +1,4 @@
-"""MEXC spot v3 connector (docs/exchange_apis.md sections 3-4).
+"""MEXC spot v3 connector (docs/venues.md sections 3-4).
 
 ``from exchanges.mexc import MexcSpotVenue`` (lazy, so importing the protobuf
 module ``exchanges.mexc.proto.mexc_push_pb2`` alone stays light).

@@ -1,4 +1,4 @@
-"""MEXC spot v3 request signing (docs/exchange_apis.md section 3.2).
+"""MEXC spot v3 request signing (docs/venues.md section 3.2).
 
 ``signature = hex_lower(HMAC_SHA256(secret, totalParams))`` where totalParams
 is the query string followed directly (no separator) by the request body. This

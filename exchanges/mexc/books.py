@@ -1,6 +1,6 @@
 """MEXC local order books: REST snapshot + ``aggre.depth`` diffs, resync on gaps.
 
-Sync rules (docs/exchange_apis.md section 4.5): buffer pushes, fetch
+Sync rules (docs/venues.md section 4.5): buffer pushes, fetch
 ``GET /api/v3/depth`` (``lastUpdateId``), drop pushes with ``toVersion <=
 lastUpdateId``, start at the push covering ``lastUpdateId + 1``, then require
 ``fromVersion == previous toVersion + 1``; anything else is a gap: the book is
@@ -22,22 +22,25 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from exchanges import clock
-from exchanges.book import DiffResult, L2Book
+from exchanges.book import MEXC_ITEMS, DiffResult, L2Book
 from exchanges.mexc.parse import levels_from, to_int
-from exchanges.mexc.push import DepthDiff
+from exchanges.mexc.proto import mexc_push_pb2 as pb
+from exchanges.mexc.push import DepthDiff, symbol_of
 from exchanges.mexc.rest import MexcRest
 from exchanges.models import BookEvent, BookTop, Symbol, VenueEvent, VenueId
 from exchanges.venue import RateLimited, VenueError
 
 log = logging.getLogger(__name__)
 VENUE = VenueId.MEXC_SPOT
+_MAX_VERSION = 10**30  # versions are ~1e11; anything this large is garbage
 
 
 class _Tracked:
-    __slots__ = ("symbol", "book", "first_diff", "task", "ticker")
+    __slots__ = ("symbol", "book", "first_diff", "task", "ticker", "event")
 
     def __init__(self, symbol: Symbol) -> None:
         self.symbol = symbol
+        self.event = BookEvent(venue=VENUE, symbol=symbol)  # the same (immutable) event for every change
         self.book = L2Book()
         self.first_diff = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -106,28 +109,60 @@ class MexcBooks:
         for t in self._tracked.values():
             t.first_diff.clear()
             t.book.invalidate(f"disconnected: {detail}")
-            self._emit(BookEvent(venue=VENUE, symbol=t.symbol))
+            self._emit(t.event)
 
     def on_depth(self, diff: DepthDiff) -> None:
-        """Apply one ``aggre.depth`` push (section 4.5)."""
+        """Apply one ``aggre.depth`` push already converted to a :class:`DepthDiff` (section 4.5)."""
         t = self._tracked.get(diff.venue_symbol)
         if t is None:
             return
-        result = t.book.apply_diff(diff.from_version, diff.to_version, diff.bids, diff.asks,
-                                   clock.now_ms(), diff.exch_ts_ms)
+        self._result(t, diff.venue_symbol, t.book.apply_diff(
+            diff.from_version, diff.to_version, diff.bids, diff.asks, clock.now_ms(), diff.exch_ts_ms))
+
+    def on_depth_push(self, msg: pb.PushDataV3ApiWrapper) -> bool:
+        """Apply one ``publicAggreDepths`` wrapper straight from the wire (the hot path: prices
+        stay text for the book's key cache, L2Book.apply_diff_text). Returns False when the
+        push is unusable (bad versions or numbers; a malformed level also marks the book for a
+        resync); a push for an untracked symbol is ignored (True)."""
+        venue_symbol = msg.symbol or symbol_of(msg.channel, "")
+        t = self._tracked.get(venue_symbol)
+        if t is None:
+            return bool(venue_symbol)
+        body = msg.publicAggreDepths
+        try:
+            first = int(body.fromVersion)
+            last = int(body.toVersion)
+        except ValueError:  # empty or not a number
+            return False
+        if first < 0 or last < first or last > _MAX_VERSION:
+            return False
+        try:
+            result = t.book.apply_diff_text(first, last, body.bids, body.asks, clock.now_ms(),
+                                            msg.sendTime or msg.createTime, MEXC_ITEMS)
+        except (ArithmeticError, ValueError):  # InvalidOperation, MalformedLevel
+            self._result(t, venue_symbol, DiffResult.GAP if not t.book.synced else DiffResult.DROPPED)
+            return False
+        if result is DiffResult.APPLIED:  # the common case, inline
+            self.diffs_applied += 1
+            self._emit(t.event)
+        else:
+            self._result(t, venue_symbol, result)
+        return True
+
+    def _result(self, t: _Tracked, venue_symbol: str, result: DiffResult) -> None:
         if result is DiffResult.APPLIED:
             self.diffs_applied += 1
-            self._emit(BookEvent(venue=VENUE, symbol=t.symbol))
+            self._emit(t.event)
         elif result is DiffResult.BUFFERED:
             t.first_diff.set()
-            self._schedule_resync(diff.venue_symbol)
+            self._schedule_resync(venue_symbol)
         elif result is DiffResult.DROPPED:
             self.diffs_dropped += 1
         else:  # GAP: stale until the fresh snapshot is in
-            log.warning("MEXC book %s: %s; resyncing", diff.venue_symbol, t.book.stale_reason)
+            log.warning("MEXC book %s: %s; resyncing", venue_symbol, t.book.stale_reason)
             t.first_diff.set()
-            self._emit(BookEvent(venue=VENUE, symbol=t.symbol))
-            self._schedule_resync(diff.venue_symbol)
+            self._emit(t.event)
+            self._schedule_resync(venue_symbol)
 
     def on_ticker(self, venue_symbol: str, bid: Decimal, bid_qty: Decimal, ask: Decimal, ask_qty: Decimal) -> None:
         """bookTicker push: if it agrees with the in-sequence book, the book is current now."""
@@ -183,7 +218,7 @@ class MexcBooks:
                 log.warning("MEXC book %s: snapshot failed: %s", t.symbol.mexc, exc)
                 result = DiffResult.GAP
             if result is DiffResult.APPLIED and t.book.synced:
-                self._emit(BookEvent(venue=VENUE, symbol=t.symbol))
+                self._emit(t.event)
                 return
             await asyncio.sleep(delay_s)
             delay_s = min(self.resync_backoff_max_s, delay_s * 2)

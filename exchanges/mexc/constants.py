@@ -1,6 +1,6 @@
 """MEXC spot v3 constants: URLs, paths, topics, request weights, error codes.
 
-Facts from docs/exchange_apis.md sections 3 and 4 (MDOC = mexcdevelop/apidocs
+Facts from docs/venues.md sections 3 and 4 (MDOC = mexcdevelop/apidocs
 ``spot_v3_en``). Values marked ``[?]`` are not verifiable offline; they are
 chosen so that being wrong costs throughput, never correctness.
 """

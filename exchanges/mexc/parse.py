@@ -1,6 +1,6 @@
 """MEXC spot v3 REST JSON: wire schemas (venue field names) and conversion to models.
 
-Schemas mirror docs/exchange_apis.md section 3 field for field. Numerics are
+Schemas mirror docs/venues.md section 3 field for field. Numerics are
 decoded leniently (``str | int | float``; section 6: recorders and versions
 disagree on JSON types) and turned into :class:`~decimal.Decimal` via their
 string form, never via binary float arithmetic. Order ids stay strings

@@ -1,7 +1,7 @@
 """MEXC binary push frames (protobuf) -> plain values and domain models.
 
 A binary websocket frame is one serialized ``PushDataV3ApiWrapper``
-(docs/exchange_apis.md section 4.4); text frames are JSON control messages
+(docs/venues.md section 4.4); text frames are JSON control messages
 (section 4.2). Every function here either returns a value or ``None`` for a
 frame it cannot use; none raises on malformed input (the caller counts the
 ``None`` as a malformed message).
@@ -32,14 +32,15 @@ VENUE = VenueId.MEXC_SPOT
 Level = tuple[Decimal, Decimal]
 
 
+_PARSE = pb.PushDataV3ApiWrapper.FromString
+
+
 def decode_wrapper(frame: bytes) -> pb.PushDataV3ApiWrapper | None:
     """Parse one binary frame; ``None`` if it is not a valid wrapper."""
-    msg = pb.PushDataV3ApiWrapper()
     try:
-        msg.ParseFromString(frame)
+        return _PARSE(frame)
     except (DecodeError, ValueError, TypeError, RuntimeError):
         return None
-    return msg
 
 
 def symbol_of(channel: str, wrapper_symbol: str) -> str:

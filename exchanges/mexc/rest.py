@@ -1,6 +1,6 @@
 """MEXC spot v3 REST client: signing, rate limits, server time, error mapping.
 
-One method per endpoint used by the connector (docs/exchange_apis.md section 3);
+One method per endpoint used by the connector (docs/venues.md section 3);
 each returns the venue's wire struct from :mod:`exchanges.mexc.parse`.
 Every parameter travels in the query string with an empty body, and the exact
 query string that is signed is the one sent (section 3.2).

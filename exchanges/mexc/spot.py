@@ -4,7 +4,7 @@ Composition: :class:`~exchanges.mexc.rest.MexcRest` (signed REST, limits, errors
 :class:`~exchanges.mexc.ws.MexcWsConnection` (public protobuf stream),
 :class:`~exchanges.mexc.books.MexcBooks` (snapshot + diff books) and
 :class:`~exchanges.mexc.user.MexcUserStream` (listen key + private stream).
-Facts: docs/exchange_apis.md sections 3 and 4.
+Facts: docs/venues.md sections 3 and 4.
 
 Orders: ``OrderRequest.client_order_id`` is sent as ``newClientOrderId`` and
 looked up with ``origClientOrderId``. TIF maps to the MEXC order type (GTC ->
@@ -28,7 +28,6 @@ from exchanges.mexc.proto import mexc_push_pb2 as pb
 from exchanges.mexc.push import (
     balance_from_push,
     book_ticker_from,
-    depth_diff_from,
     fill_from_push,
     order_from_push,
     symbol_of,
@@ -196,7 +195,8 @@ class MexcSpotVenue:
         if self._public is None:
             self._public = MexcWsConnection(self.ws_url, stream="public", on_push=self._on_public_push,
                                             on_state=self._on_public_state, on_alive=self.books.on_alive,
-                                            max_age_s=self.ws_max_age_s)
+                                            max_age_s=self.ws_max_age_s,
+                                            handlers={"publicAggreDepths": self.books.on_depth_push})
         return self._public
 
     def _on_ip_ban(self, until_ms: int, detail: str) -> None:
@@ -209,13 +209,11 @@ class MexcSpotVenue:
         self._emit(ConnectionEvent(venue=self.venue_id, stream="public", connected=connected, detail=detail))
 
     def _on_public_push(self, msg: pb.PushDataV3ApiWrapper) -> None:
+        """Public pushes other than depth (which MexcWsConnection hands to the books directly)."""
         kind = msg.WhichOneof("body")
         if kind == "publicAggreDepths":
-            diff = depth_diff_from(msg)
-            if diff is None:
+            if not self.books.on_depth_push(msg):
                 self.malformed += 1
-                return
-            self.books.on_depth(diff)
         elif kind == "publicAggreBookTicker":
             top = book_ticker_from(msg)
             if top is None:

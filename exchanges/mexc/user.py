@@ -1,6 +1,6 @@
 """MEXC private websocket: listen key lifecycle + orders/deals/account subscriptions.
 
-Listen key (docs/exchange_apis.md section 3.6): ``POST /api/v3/userDataStream``
+Listen key (docs/venues.md section 3.6): ``POST /api/v3/userDataStream``
 creates it (valid 60 min), ``PUT ...?listenKey=`` extends it (sent every
 ``keepalive_s``, default 30 min), the socket connects to ``ws_url?listenKey=KEY``
 and subscribes ``spot@private.{orders,deals,account}.v3.api.pb`` (section 4.3).

@@ -1,6 +1,6 @@
 """One MEXC spot websocket connection: subscriptions, acks, PING, protobuf decoding.
 
-Protocol (docs/exchange_apis.md sections 4.1-4.3): JSON text frames for control
+Protocol (docs/venues.md sections 4.1-4.3): JSON text frames for control
 (``{"method":"SUBSCRIPTION","params":[topic]}`` -> ``{"id":0,"code":0,"msg":topic}``;
 ``{"method":"PING"}`` -> ``{"id":0,"code":0,"msg":"PONG"}``; refusals carry
 "Not Subscribed successfully!"), binary frames are serialized
@@ -20,14 +20,15 @@ import logging
 from collections.abc import Callable
 
 import msgspec
+from google.protobuf.message import DecodeError
 
 from exchanges.mexc import constants as C
 from exchanges.mexc.proto import mexc_push_pb2 as pb
-from exchanges.mexc.push import decode_wrapper
 from exchanges.transport import WsClient
 from exchanges.venue import VenueError
 
 log = logging.getLogger(__name__)
+_PARSE = pb.PushDataV3ApiWrapper.FromString
 
 _PING_TEXT = '{"method":"PING"}'
 _REFUSED_MARK = "Not Subscribed successfully"
@@ -48,7 +49,9 @@ _DEC_CONTROL = msgspec.json.Decoder(_Control)
 class MexcWsConnection:
     """A reconnecting MEXC websocket carrying up to 30 topics.
 
-    ``on_push(wrapper)`` gets every decoded binary frame; ``on_alive()`` is called
+    ``on_push(wrapper)`` gets every decoded binary frame whose body kind has no entry in
+    ``handlers`` (``{kind: handler}``, e.g. ``"publicAggreDepths"``: the hot path, one call from
+    the frame; a handler returning False counts the push as malformed); ``on_alive()`` is called
     for each valid control frame (PONG/ack: the connection is alive);
     ``on_state(connected, detail)`` on every connect and disconnect.
     ``url`` may be changed (listen key renewal) and takes effect on the next connect.
@@ -67,9 +70,13 @@ class MexcWsConnection:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_age_s: float | None = C.WS_ROTATE_AFTER_S,
+        handlers: dict[str, Callable[[pb.PushDataV3ApiWrapper], bool]] | None = None,
     ) -> None:
         self.stream = stream
         self._on_push = on_push
+        # body kind -> fast handler (returns False for an unusable push, counted as malformed);
+        # every other kind goes to on_push
+        self._handlers = dict(handlers or {})
         self._on_state = on_state
         self._on_alive = on_alive
         self.topics: list[str] = []
@@ -84,6 +91,7 @@ class MexcWsConnection:
             idle_timeout_s=idle_timeout_s, backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s,
             max_age_s=max_age_s,
         )
+        self._note_data = self.client.note_data
 
     @property
     def url(self) -> str:
@@ -154,15 +162,23 @@ class MexcWsConnection:
         self._on_state(False, reason)
 
     def _on_frame(self, frame: str | bytes) -> None:
-        if isinstance(frame, (bytes, bytearray, memoryview)):
-            msg = decode_wrapper(bytes(frame))
-            if msg is None or msg.WhichOneof("body") is None:
+        if frame.__class__ is bytes or isinstance(frame, (bytearray, memoryview)):
+            try:
+                msg = _PARSE(frame if frame.__class__ is bytes else bytes(frame))
+                kind = msg.WhichOneof("body")
+            except (DecodeError, ValueError, TypeError, RuntimeError):
+                kind = None
+            if kind is None:
                 self._malformed("undecodable or empty binary frame", frame)
                 return
             self.pushes += 1
-            self.client.note_data()  # a real data frame: the connection is healthy
+            self._note_data()  # a real data frame: the connection is healthy
             try:
-                self._on_push(msg)
+                handler = self._handlers.get(kind)
+                if handler is None:
+                    self._on_push(msg)
+                elif handler(msg) is False:
+                    self._malformed(f"unusable {kind} push", frame)
             except Exception:  # a handler bug must not kill the receive loop
                 self.malformed += 1
                 log.exception("MEXC %s: push handler failed on %s", self.stream, msg.channel)

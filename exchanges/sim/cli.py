@@ -89,6 +89,10 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alias-listing", default=None, metavar="SPEC",
                         help="mark served symbols absent or untradable on a venue, e.g. "
                              "NEIRO001:mexc_spot=absent,NEIRO002:gate_perp=delisted (exchanges/sim/recording/listing.py)")
+    parser.add_argument("--gate-account-mode", default=None,
+                        choices=["classic", "multi_currency", "single_currency", "portfolio"],
+                        help="Gate account mode of the sim account (unified modes pool spot and futures "
+                             "balances; default: keep the persisted mode, classic for a new account)")
 
 
 def _print_endpoints(endpoints: dict, as_json: bool) -> None:
@@ -124,6 +128,7 @@ def _starting_balances(args: argparse.Namespace) -> dict | None:
 
 async def _serve(args: argparse.Namespace, home: Path) -> int:
     from exchanges.sim.recording.paper import paper_endpoints
+    from exchanges.sim.engine.types import SimError
     from exchanges.sim.server import PROCESS_DEFAULT_BALANCES, ScenarioError, SimServer
 
     try:
@@ -134,7 +139,8 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
                            paper_symbol=getattr(args, "paper", None), paper_endpoints=paper_urls,
                            starting_balances=balances, fallback_balances=PROCESS_DEFAULT_BALANCES,
                            alias_symbols=getattr(args, "alias_symbols", 1),
-                           alias_listing=getattr(args, "alias_listing", None))
+                           alias_listing=getattr(args, "alias_listing", None),
+                           gate_account_mode=getattr(args, "gate_account_mode", None))
     except (ScenarioError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -147,6 +153,9 @@ async def _serve(args: argparse.Namespace, home: Path) -> int:
             endpoints = await server.start()
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except SimError as exc:  # e.g. a Gate account-mode switch refused (open orders)
+            print(f"error: {exc.message}", file=sys.stderr)
             return 2
         except OSError as exc:  # port in use, live metadata unreachable, ...
             print(f"error: cannot start the simulator: {exc}", file=sys.stderr)

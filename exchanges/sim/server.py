@@ -144,10 +144,12 @@ class SimServer:
                  paper_endpoints: Mapping[str, str] | None = None,
                  starting_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
                  fallback_balances: Mapping[VenueId, Mapping[str, Decimal]] | None = None,
-                 alias_symbols: int = 1, alias_listing: str | None = None) -> None:
+                 alias_symbols: int = 1, alias_listing: str | None = None,
+                 gate_account_mode: str | None = None) -> None:
         if paper_symbol and alias_symbols != 1:
             raise ValueError("symbol aliasing needs a recording; it is not available in paper mode")
         self.alias_count = alias_symbols
+        self.gate_account_mode = gate_account_mode  # set on the default account at start (None: keep)
         self.symbols: list[Symbol] = []
         self.paper_symbol = Symbol.parse(paper_symbol) if paper_symbol else None
         self.paper_endpoints = dict(paper_endpoints or {})
@@ -190,6 +192,8 @@ class SimServer:
         rules = apply_listing(alias_rules(self.recording, self.symbols), self.listing)
         self.engine = SimEngine(rules, db_path=db, keys_path=keys,
                                 starting_balances=self._starting_balances())
+        if self.gate_account_mode is not None:  # a refused switch (open orders) raises SimError
+            self.engine.set_gate_mode(self.engine.default_account.api_key, self.gate_account_mode)
         self.ctx = SimContext(self.engine, Faults(), self.scenario)
         gate_app = web.Application()
         setup_gate_rest(gate_app, self.ctx)

@@ -266,3 +266,25 @@ async def test_local_rate_limiter_refuses_burst(fake_gate: FakeGate) -> None:
         assert len([r for r in fake_gate.requests if r.method == "POST"]) == 10
     finally:
         await v.close()
+
+
+@pytest.mark.parametrize("status,body", [(404, "404: Not Found"), (404, {"label": "NOT_FOUND", "message": "x"})])
+async def test_account_mode_endpoint_missing_means_classic(fake_gate: FakeGate, status: int, body) -> None:
+    fake_gate.reply("GET", "/unified/unified_mode", status, body)
+    v = await spot(fake_gate)
+    try:
+        assert await v.account_mode() == "classic" and not await v.is_unified()
+    finally:
+        await v.close()
+
+
+async def test_account_mode_unreadable_is_not_guessed(fake_gate: FakeGate) -> None:
+    fake_gate.reply("GET", "/unified/unified_mode", 503, {"label": "SERVER_ERROR", "message": "busy"})
+    v = await spot(fake_gate)
+    try:
+        with pytest.raises(OutcomeUnknown):
+            await v.account_mode()
+        fake_gate.reply("GET", "/unified/unified_mode", 200, {"mode": "multi_currency"})
+        assert await v.is_unified()  # read again once the venue answers
+    finally:
+        await v.close()

@@ -109,7 +109,7 @@ async def test_sync_disconnect_stale_reconnect_resubscribe_resync(fake_gate: Fak
         assert (top.bid, top.bid_qty, top.ask, top.seq) == (D("0.049"), D(3), D("0.05"), 101)
         first = fake_ws.connections[0]
         subs = {m["channel"]: m for m in first if m.get("event") == "subscribe"}
-        assert subs["spot.order_book_update"]["payload"] == ["NEIROETH_USDT", "100ms"]
+        assert subs["spot.order_book_update"]["payload"] == ["NEIROETH_USDT", "20ms"]  # 20 levels, docs/venues.md 2.5
         assert subs["spot.book_ticker"]["payload"] == ["NEIROETH_USDT"]
         assert subs["spot.orders"]["payload"] == ["NEIROETH_USDT"] and valid_auth(subs["spot.orders"])
         assert valid_auth(subs["spot.usertrades"]) and valid_auth(subs["spot.balances"])

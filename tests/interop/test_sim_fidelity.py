@@ -1,5 +1,5 @@
 """Venue behaviours the connectors rely on that the simulator must reproduce (documented in
-docs/exchange_apis.md). A failure here is a simulator fidelity bug, not a connector bug."""
+docs/venues.md). A failure here is a simulator fidelity bug, not a connector bug."""
 
 from __future__ import annotations
 

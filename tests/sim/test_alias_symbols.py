@@ -1,4 +1,4 @@
-"""One recording served under several symbol names (SIM_BUGS.md entry 3): naming,
+"""One recording served under several symbol names (`sim --alias-symbols N`): naming,
 rules on every venue, per-alias books replayed from shifted positions, per-alias
 matching and funding, admin book/replay by symbol, process option."""
 

@@ -101,3 +101,19 @@ def test_history_replay_closes_flips_and_counts_back_balances():
     assert D(close["short_price"]) == D(2) and D(close["long_price"]) == D("1.166666666666666666666666667")
     book = account_book_json(entries, D(100))
     assert [D(e["balance"]) for e in book] == [D(100), D(80), D("80.1"), D("80.4"), D("75.4"), D("75.5")]
+
+
+async def test_server_option_starts_the_account_in_a_unified_mode(tmp_path, tiny_recording):
+    from exchanges.sim.recording.format import read_recording
+    from exchanges.sim.server import SimServer
+
+    server = SimServer(sim_dir=tmp_path / "u", recording=read_recording(tiny_recording), replay=False,
+                       gate_account_mode="multi_currency")
+    await server.start()
+    try:
+        acc = server.engine.default_account
+        assert acc.gate_unified and acc.gate_mode == "multi_currency"
+        assert server.engine.balances(acc.api_key, VenueId.GATE_PERP) == server.engine.balances(
+            acc.api_key, VenueId.GATE_SPOT)
+    finally:
+        await server.stop()

@@ -1,4 +1,4 @@
-"""The simulator's MEXC aggre topics honour their interval (docs/exchange_apis.md 4.3):
+"""The simulator's MEXC aggre topics honour their interval (docs/venues.md 4.3):
 ``@10ms`` aggregates ~10 ms of book changes per push, ``@100ms`` ~100 ms."""
 
 from __future__ import annotations

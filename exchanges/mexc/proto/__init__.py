@@ -2,7 +2,7 @@
 
 Stable import: ``from exchanges.mexc.proto import mexc_push_pb2``;
 ``mexc_push_pb2.PushDataV3ApiWrapper()`` encodes/decodes a binary push frame
-(docs/exchange_apis.md section 4.4). Regenerate with ``generate.py``.
+(docs/venues.md section 4.4). Regenerate with ``generate.py``.
 """
 
 from exchanges.mexc.proto import mexc_push_pb2

@@ -32,7 +32,7 @@ MEXC_CID_MAX_LEN = 32
 def check_client_order_id(venue: VenueId, text: str) -> None:
     """Client order id syntax per venue; SimError INVALID_PARAM_VALUE if bad.
 
-    Gate spot/perp ``text`` (docs/exchange_apis.md 1.6): ``t-`` + at most 28
+    Gate spot/perp ``text`` (docs/venues.md 1.6): ``t-`` + at most 28
     chars of ``[0-9A-Za-z_.-]``. MEXC ``newClientOrderId`` (section 3.5; the
     venue documents no syntax, we keep a sane limit): 1..32 chars of
     ``[0-9A-Za-z_-]``, stored and returned exactly as sent.

@@ -1,7 +1,7 @@
 """Shared pieces of the simulated Gate.io v4 API: signature checks (REST and
 WS), error bodies and number formatting.
 
-REST signing (docs/exchange_apis.md section 1.2): ``SIGN`` = hex
+REST signing (docs/venues.md section 1.2): ``SIGN`` = hex
 HMAC-SHA512(secret, ``METHOD\\n/api/v4/path\\nquery\\nhex(SHA512(body))\\nTimestamp``),
 with headers ``KEY``, ``Timestamp`` (seconds, int or float string), ``SIGN``.
 The query string is the one sent; clients sign it unencoded (GSDK

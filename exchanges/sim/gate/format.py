@@ -1,5 +1,5 @@
 """Gate v4 JSON shapes of engine objects (REST and WS), per
-docs/exchange_apis.md sections 1.5 (spot Order), 1.9 (FuturesOrder),
+docs/venues.md sections 1.5 (spot Order), 1.9 (FuturesOrder),
 1.10 (Position, FuturesAccount), 2.6 (private WS payloads).
 
 Futures size fields are signed contracts: JSON ints by default, decimal

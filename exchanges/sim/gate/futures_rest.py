@@ -1,4 +1,4 @@
-"""Simulated Gate.io v4 USDT-futures REST endpoints (docs/exchange_apis.md
+"""Simulated Gate.io v4 USDT-futures REST endpoints (docs/venues.md
 sections 1.7-1.10), mounted by :func:`exchanges.sim.gate.app.setup_gate_rest`.
 
 Public: ``GET /futures/usdt/contracts[/{c}]``, ``/order_book`` (``with_id``),
@@ -38,7 +38,7 @@ ZERO_FILL_TTL_MS = 600_000  # 1.9: zero-fill cancelled orders disappear after 10
 def lookup_expired(order: SimOrder, now_ms: int, by_text: bool) -> bool:
     """True when Gate would no longer return this order: a cancelled order with
     no fill, older than 60 s for a ``text`` lookup or 10 min for any lookup
-    (docs/exchange_apis.md 1.6, 1.9). Ages count from the order's last update."""
+    (docs/venues.md 1.6, 1.9). Ages count from the order's last update."""
     if order.is_open or order.filled_qty > 0 or order.status is not OrderStatus.CANCELED:
         return False
     age_ms = now_ms - order.updated_ms

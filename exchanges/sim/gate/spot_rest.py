@@ -1,7 +1,7 @@
 """Simulated Gate.io v4 REST API: spot endpoints, shared plumbing and route
 setup (futures endpoints live in :mod:`exchanges.sim.gate.futures_rest`).
 
-Root ``/api/v4`` (docs/exchange_apis.md section 1). Spot endpoints (1.3-1.6):
+Root ``/api/v4`` (docs/venues.md section 1). Spot endpoints (1.3-1.6):
 ``GET /spot/time``, ``/spot/currency_pairs[/{pair}]``, ``/spot/order_book``
 (``with_id``), ``/spot/tickers``, ``/spot/fee``; private ``POST/GET/DELETE
 /spot/orders``, ``GET/DELETE /spot/orders/{id or text}``, ``GET

@@ -1,5 +1,5 @@
 """Simulated Gate.io v4 WebSocket: spot ``/ws/v4/`` and USDT futures ``/v4/ws/usdt``
-(docs/exchange_apis.md section 2).
+(docs/venues.md section 2).
 
 Envelope (2.2): requests ``{"time","id"?,"channel","event","payload","auth"?}``;
 acks ``{"time","time_ms","id"?,"conn_id","trace_id","channel","event":"subscribe",

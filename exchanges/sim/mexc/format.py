@@ -1,4 +1,4 @@
-"""Wire formatting of the simulated MEXC spot v3 API (docs/exchange_apis.md
+"""Wire formatting of the simulated MEXC spot v3 API (docs/venues.md
 section 3): decimal text, order/trade/exchangeInfo JSON objects, order-type and
 status names, and the engine-error -> MEXC error-code table. Pure functions.
 """

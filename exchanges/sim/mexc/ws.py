@@ -1,4 +1,4 @@
-"""Simulated MEXC spot WebSocket (docs/exchange_apis.md section 4) at ``/ws``.
+"""Simulated MEXC spot WebSocket (docs/venues.md section 4) at ``/ws``.
 
 Control frames are JSON text (section 4.2): ``{"method":"SUBSCRIPTION",
 "params":[topics]}`` -> ``{"id":<id or 0>,"code":0,"msg":"<topics, comma

@@ -1,7 +1,7 @@
 """Live capture of the three venues' public book tops into a recording
 (``python run.py record --symbol SYMBOL --minutes N --out FILE``).
 
-Streams (documented public channels, docs/exchange_apis.md):
+Streams (documented public channels, docs/venues.md):
 
 * Gate spot ``spot.book_ticker`` (section 2.5) on ``wss://api.gateio.ws/ws/v4/``;
 * Gate USDT perp ``futures.book_ticker`` (section 2.5; sizes in contracts,

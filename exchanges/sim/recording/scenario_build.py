@@ -1,10 +1,11 @@
-"""Build the bundled ``neiroeth`` scenario from the real recordings in
-the shared data folder beside the checkout (``../shared/data``; dev-time only; its output is committed, runtime never
-needs this script or that folder).
+"""Build the bundled ``neiroeth`` scenario from real recordings (hftbacktest's
+Binance sample data and a Gate/MEXC funding-rate history, named below) kept in a
+data folder outside the project; dev-time only: its output is committed, the
+runtime never needs this script or that folder.
 
 Usage::
 
-    python -m exchanges.sim.recording.scenario_build [--data DIR] [--out DIR]
+    python -m exchanges.sim.recording.scenario_build --data DIR [--out DIR]
 
 Derivation (also written into the recording header ``notes`` and the scenario
 README; every constant below is named and documented):
@@ -59,8 +60,6 @@ from sortedcontainers import SortedDict
 from exchanges.models import VenueId
 from exchanges.sim.recording.format import RecEvent, RecordingWriter, make_header
 
-# The shared data folder beside the project checkout (override with --data).
-DATA_DIR = Path(__file__).resolve().parents[4] / "shared" / "data"
 OUT_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "neiroeth"
 BINANCE = "binance_spot_usdm_BTCUSDT_20240808_hftbacktest"
 FUNDING = "funding_rates_gateio_mexc"
@@ -221,7 +220,7 @@ def _funding_rates(data_dir: Path) -> list[tuple[int, Decimal]]:
     return [(i * FUNDING_INTERVAL_S * 1000, Decimal(r["Funding Rate"])) for i, r in enumerate(last)], last
 
 
-def build(data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR) -> Path:
+def build(data_dir: Path, out_dir: Path = OUT_DIR) -> Path:
     """Build ``out_dir/recording.jsonl.gz`` and copy the licence files beside
     it. Returns the recording path."""
     src = data_dir / BINANCE
@@ -299,7 +298,8 @@ def build(data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA_DIR)
+    parser.add_argument("--data", type=Path, required=True,
+                        help=f"folder holding {BINANCE}/ and {FUNDING}/ (the source recordings)")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     path = build(args.data, args.out)
