@@ -99,7 +99,7 @@ class MexcSpotVenue:
                              request_timeout_s=request_timeout_s, recv_window_ms=recv_window_ms)
         self.rest.on_ban = self._on_ip_ban
         self.ws_max_age_s = ws_max_age_s  # connections are replaced before the venue's 24 h limit
-        self._listeners: list[VenueListener] = []
+        self._listeners: tuple[VenueListener, ...] = ()  # replaced, never mutated: emit iterates it as is
         self._infos: dict[str, SymbolInfo] = {}
         self._info_provisional: dict[str, float] = {}  # venue symbol -> monotonic time of a fee fallback
         self._symbols: dict[str, Symbol] = {}
@@ -136,14 +136,14 @@ class MexcSpotVenue:
 
     def add_listener(self, listener: VenueListener) -> None:
         if listener not in self._listeners:
-            self._listeners.append(listener)
+            self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: VenueListener) -> None:
         if listener in self._listeners:
-            self._listeners.remove(listener)
+            self._listeners = tuple(x for x in self._listeners if x != listener)
 
     def _emit(self, event: VenueEvent) -> None:
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             try:
                 listener(event)
             except Exception:
