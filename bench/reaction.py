@@ -6,7 +6,7 @@ cross-spot arbitrage profitable to the simulator RECEIVING the first resulting o
 the venue's public stream, its frames queued to every connection (``GET /_sim/book_log`` ->
 ``pushed_perf_ns``): at once on Gate (after the simulator's own book processing); on MEXC with
 the next push of the ``aggre ...@10ms`` topic, which MEXC sends once per 10 ms window
-(docs/exchange_apis.md 4.3), so a change waits up to 10 ms inside the venue before anyone can see
+(docs/venues.md 4.3), so a change waits up to 10 ms inside the venue before anyone can see
 it. That wait is the venue's, not the task's; it is printed separately ("book change -> first
 order"). All stamps are ``time.perf_counter_ns`` (CLOCK_MONOTONIC: one clock for every process
 on the machine).

@@ -1,5 +1,5 @@
 """The ``Venue`` protocol every connector, the simulator client and the test
-fake satisfy, and the error taxonomy (DESIGN.md section 4).
+fake satisfy, and the error taxonomy (docs/design.md section 4).
 
 Error semantics (the strategy relies on them):
 

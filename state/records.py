@@ -18,7 +18,7 @@ ZERO = Decimal(0)
 
 
 class State(str, Enum):
-    """The nine FSM states (DESIGN.md section 5)."""
+    """The nine FSM states (docs/design.md section 5)."""
 
     IDLE = "IDLE"
     SYNCING = "SYNCING"

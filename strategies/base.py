@@ -1,7 +1,7 @@
 """FSM machinery for strategy tasks, on the ``transitions`` library.
 
 The nine states and every edge are declared once, as data, in
-:data:`strategies.fsm.TRANSITIONS` (check it against DESIGN.md section 5 at a glance). A
+:data:`strategies.fsm.TRANSITIONS` (check it against docs/design.md section 5 at a glance). A
 strategy subclasses :class:`StrategyTask` and writes one async handler per
 state (``on_idle`` ... ``on_finalizing``). ``await task.step()`` runs the
 current state's handler once; a handler returns ``self.go(trigger, reason)``

@@ -1,6 +1,6 @@
 """The task FSM, declared once as data: the nine states and every edge (``transitions`` format).
 
-Check it against DESIGN.md section 5 at a glance; :mod:`strategies.base` builds the machine of
+Check it against docs/design.md section 5 at a glance; :mod:`strategies.base` builds the machine of
 every task from it and applies each edge at one choke point (``StrategyTask.step``).
 """
 

@@ -14,7 +14,7 @@
   one JSON object per line (:class:`JsonLinesFormatter`) for log shippers.
 * Secrets: every handler carries a :class:`SecretRedactor` that replaces the value of any
   environment variable whose name contains ``KEY``, ``SECRET``, ``TOKEN`` or ``PASSWORD``
-  (DESIGN.md invariant 7) with ``***`` in the message, its arguments, its structured fields and
+  (docs/design.md invariant 7) with ``***`` in the message, its arguments, its structured fields and
   any traceback text.
 """
 

@@ -151,7 +151,7 @@ class FakeVenue:
 
     def pay_funding(self, rate: Decimal | str, mark_price: Decimal | str, ts_ms: int | None = None) -> FundingPayment:
         """Settle funding on the perp position: amount = -size_base x mark x rate (a short
-        receives when rate > 0; docs/exchange_apis.md 1.7 funding_rate sign)."""
+        receives when rate > 0; docs/venues.md 1.7 funding_rate sign)."""
         rate, mark = Decimal(rate), Decimal(mark_price)
         amount = -self.position_contracts * self.info.contract_multiplier * mark * rate
         p = FundingPayment(self.venue_id, self.symbol, amount, rate, clock.now_ms() if ts_ms is None else ts_ms)

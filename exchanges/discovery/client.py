@@ -3,7 +3,7 @@
 :class:`DiscoveryClient` keeps one HTTP session per host (Gate serves spot and futures on one
 host, MEXC on another; :class:`exchanges.transport.HttpTransport`) and a rate limiter at the
 venues' documented public limits: Gate 200 requests per 10 s per endpoint and IP, MEXC 500 per
-10 s per endpoint (docs/exchange_apis.md section 3.1; Gate APIv4 "Frequency limit rule"). A
+10 s per endpoint (docs/venues.md section 3.1; Gate APIv4 "Frequency limit rule"). A
 round makes eight requests concurrently (four per venue); repeated rounds (``scan --watch``)
 are seconds apart, far below either limit, and a local limit that would bind is reported as a
 failed endpoint instead of waiting.

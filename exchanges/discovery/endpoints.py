@@ -3,7 +3,7 @@
 ``paper`` and ``live`` read the real venues' public endpoints (no keys):
 Gate ``https://api.gateio.ws/api/v4`` (spot and futures share the host), ``wss://api.gateio.ws/ws/v4/``,
 ``wss://fx-ws.gateio.ws/v4/ws/usdt``; MEXC ``https://api.mexc.com``, ``wss://wbs-api.mexc.com/ws``
-(docs/exchange_apis.md sections 1.1, 2.1, 3.1, 4.1). ``$ARB_SCAN_ENDPOINTS`` (a JSON object with
+(docs/venues.md sections 1.1, 2.1, 3.1, 4.1). ``$ARB_SCAN_ENDPOINTS`` (a JSON object with
 any of the keys of :class:`DiscoveryEndpoints`) overrides them, e.g. to point a test at a
 local server. ``sim`` reads the running simulator's endpoints object (``run.py sim --json``).
 """

@@ -1,6 +1,6 @@
 """Gate.io spot and USDT perpetual: the bulk public answers of one scan round -> snapshots.
 
-Endpoints (public, no keys; docs/exchange_apis.md sections 1.3, 1.7, 1.8):
+Endpoints (public, no keys; docs/venues.md sections 1.3, 1.7, 1.8):
 
 * ``GET /spot/currency_pairs`` -- every spot pair with its rules; tradable only when
   ``trade_status == "tradable"`` (``buyable``/``sellable``/``untradable`` are not);

@@ -1,6 +1,6 @@
 """MEXC spot: the bulk public answers of one scan round -> a snapshot.
 
-Endpoints (public, no keys; docs/exchange_apis.md sections 3.3, 3.4; MEXC spot v3 docs
+Endpoints (public, no keys; docs/venues.md sections 3.3, 3.4; MEXC spot v3 docs
 "Exchange Information", "User API default symbol", "Symbol Order Book Ticker", "24hr Ticker
 Price Change Statistics"):
 

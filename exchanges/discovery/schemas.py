@@ -1,6 +1,6 @@
 """Wire schemas of the bulk public endpoints the scanner reads that the connectors do not.
 
-Field names are the venues' own (docs/exchange_apis.md sections 1.8, 3.4; Gate APIv4 "Spot ->
+Field names are the venues' own (docs/venues.md sections 1.8, 3.4; Gate APIv4 "Spot ->
 Retrieve ticker information", "Futures -> List futures tickers"; MEXC spot v3 "24hr Ticker
 Price Change Statistics", "Symbol Order Book Ticker", "User API default symbol"). The rules
 endpoints (``/spot/currency_pairs``, ``/futures/usdt/contracts``, ``/api/v3/exchangeInfo``)

@@ -5,14 +5,14 @@ and calls ``on_quote(venue, venue_symbol, quote)`` for every update (sizes in th
 unit: base on spot, contracts on the perp). Subscription limits (documented):
 
 * Gate spot ``spot.book_ticker`` and USDT futures ``futures.book_ticker`` take a list of pairs
-  per subscribe (docs/exchange_apis.md 2.5). Gate states no limit on subscriptions per
+  per subscribe (docs/venues.md 2.5). Gate states no limit on subscriptions per
   connection and recommends at most 100 connections per host (gateio/gatews issue 25); we use
   ONE connection per market and subscribe in requests of :data:`GATE_PAIRS_PER_REQUEST`
   pairs. A refused request (one unknown pair refuses the whole list) is retried pair by pair,
   so only the unknown pair is lost; it is reported in ``refused``. Futures connections send
   ``X-Gate-Size-Decimal: 1`` (1.7). Ping ``<spot|futures>.ping`` every 5 s (2.3).
 * MEXC ``spot@public.aggre.bookTicker.v3.api.pb@100ms@SYMBOL``: at most 30 subscriptions per
-  connection and 100 messages per second (docs/exchange_apis.md 3.1, 4.1), so one connection per
+  connection and 100 messages per second (docs/venues.md 3.1, 4.1), so one connection per
   :data:`MEXC_TOPICS_PER_CONNECTION` symbols, each subscribing with ONE message; ``PING`` every
   20 s (4.2). Refusals ("Not Subscribed successfully! [...]") are reported in ``refused``.
 

@@ -1,4 +1,4 @@
-"""Validated configuration of the 3-venue delta-neutral strategy (DESIGN.md section 5).
+"""Validated configuration of the 3-venue delta-neutral strategy (docs/design.md section 5).
 
 Loaded from an optional TOML file (``--config``) and overridden by CLI flags::
 

@@ -22,7 +22,7 @@ from strategies.delta_neutral.inputs import DecisionInputs
 from strategies.delta_neutral.ledger import Ledger
 from strategies.delta_neutral.policy import PERP
 
-#: consecutive OutcomeUnknown sends before the task halts (DESIGN section 5)
+#: consecutive OutcomeUnknown sends before the task halts (docs/design.md section 5)
 MAX_UNKNOWN_STREAK = 3
 MAX_HEDGE_ROUNDS = 5  # per WAITING_ORDERS / COMPLETING visit
 

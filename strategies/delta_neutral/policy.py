@@ -4,7 +4,7 @@ Everything here is a function of books (:class:`BookTop`), trading rules
 (:class:`SymbolInfo`), the task-owned inventory and the config. All values are
 Decimal; tiny prices (0.000035) stay exact. Units are in the names: ``_base``
 (base coin), ``_contracts`` (perp contracts; 1 contract = ``contract_multiplier``
-base, Gate ``quanto_multiplier``, docs/exchange_apis.md 1.7), ``_usdt``, ``_bps``.
+base, Gate ``quanto_multiplier``, docs/venues.md 1.7), ``_usdt``, ``_bps``.
 
 Rounding rules (seed_origin_review 7.2 #8, 8.5): sizes round DOWN to the step,
 contracts round toward zero, and nothing is ever rounded UP to a minimum: an
@@ -70,7 +70,7 @@ def common_floor(qty: Decimal, steps: list[Decimal]) -> Decimal:
 def meets_minimums(info: SymbolInfo, qty: Decimal, price: Decimal) -> bool:
     """True when ``qty`` (venue order unit) at ``price`` satisfies min size and min notional.
 
-    On the perp the notional is qty x multiplier x price (docs/exchange_apis.md 1.7)."""
+    On the perp the notional is qty x multiplier x price (docs/venues.md 1.7)."""
     if qty <= 0:
         return False
     if info.min_size > 0 and qty < info.min_size:

@@ -1,4 +1,4 @@
-"""The 3-venue delta-neutral task: state handlers (DESIGN.md section 5).
+"""The 3-venue delta-neutral task: state handlers (docs/design.md section 5).
 
 Inventory on Gate spot and MEXC spot, hedged by a short Gate USDT perpetual. The handlers gather
 inputs and call pure functions (:mod:`~strategies.delta_neutral.policy`,

@@ -12,7 +12,7 @@ deadline goes to the venue with the request (Gate ``X-Gate-Exptime``, MEXC ``rec
 docs/venues.md), so a request that leaves just before a freeze and arrives late is refused by
 the venue itself. A new owner declares an unresolved intent never-placed only after its deadline
 (plus :data:`CLOCK_SKEW_MARGIN_MS`) has passed and a query by client order id finds nothing
-(DESIGN.md section 6, invariant 4).
+(docs/design.md section 6, invariant 4).
 """
 
 from __future__ import annotations

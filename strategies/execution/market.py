@@ -1,5 +1,5 @@
 """The market view of one task: the venues' top of book minus the liquidity our own orders just
-took, freshness (DESIGN.md invariant 6: stale data never trades), mids, and since when each
+took, freshness (docs/design.md invariant 6: stale data never trades), mids, and since when each
 venue's book has been stale.
 """
 
@@ -30,7 +30,7 @@ def book_after_taking(book: BookTop, bid_taken: Decimal, ask_taken: Decimal) -> 
 
 def book_is_fresh(book: BookTop | None, now_ms: int, max_book_age_ms: int) -> bool:
     """True when ``book`` exists, is not flagged stale, has both sides and is younger
-    than ``max_book_age_ms`` (DESIGN invariant 6)."""
+    than ``max_book_age_ms`` (docs/design.md invariant 6)."""
     return (book is not None and not book.stale and book.bid > 0 and book.ask > 0
             and book.age_ms(now_ms) <= max_book_age_ms)
 

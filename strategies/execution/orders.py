@@ -1,6 +1,6 @@
 """The order manager: owns a task's order intents from plan to settlement.
 
-Rules it keeps (DESIGN.md section 6):
+Rules it keeps (docs/design.md section 6):
 
 * an intent is sent at most once, and only if it is committed, was planned by THIS process and
   the lease fence and its send deadline allow it, checked immediately before the request; the

@@ -3,7 +3,7 @@
 No I/O, no clock. Decimal throughout, so tiny prices (0.000035) and large contract
 multipliers (10000) stay exact. Units are in the names: ``_bps``, ``_usdt``, ``_base``
 (base units), ``_contracts`` (perp contracts; one contract = ``contract_multiplier`` base
-units, Gate ``quanto_multiplier``, docs/exchange_apis.md section 1.7), ``_pct``.
+units, Gate ``quanto_multiplier``, docs/venues.md section 1.7), ``_pct``.
 
 The edge, the rounding and the minimum checks are the strategy's own functions
 (``strategies/delta_neutral/policy.py``: ``edge_bps``, ``gross_spread_bps``, ``floor_to_step``,
@@ -132,7 +132,7 @@ def hedge(position_usdt: Decimal, price: Decimal, perp: SymbolInfo, gate_spot: S
 
 def funding_bps(rate: Decimal) -> Decimal:
     """A funding rate (fraction per interval) in bps per interval; positive: longs pay shorts,
-    so the hedge (a short) earns it (Gate ``funding_rate``, docs/exchange_apis.md 1.7)."""
+    so the hedge (a short) earns it (Gate ``funding_rate``, docs/venues.md 1.7)."""
     return rate * BPS
 
 

@@ -4,7 +4,7 @@ Injected into runner processes by ``tests/e2e/crashhook/sitecustomize.py`` (that
 on ``PYTHONPATH``), which wraps ``exchanges.factory.build_venues``; the product has no hook.
 
 Used by the end-to-end crash harness (``tests/e2e``) to kill a runner process at
-the two places crash safety is hardest (DESIGN.md section 6, invariants 1-3):
+the two places crash safety is hardest (docs/design.md section 6, invariants 1-3):
 
 * ``before_send``: the strategy has committed the order intent (invariant 1) and
   called ``place_order``, but the request has not left the process. On resume the

@@ -1,5 +1,5 @@
 """Crash harness: SIGKILL a real runner again and again while it trades against the simulator, resume it
-with ``tasks resume``, and check the crash-safety invariants (DESIGN.md section 6) after every kill.
+with ``tasks resume``, and check the crash-safety invariants (docs/design.md section 6) after every kill.
 
 Kinds of kill, interleaved (22 kills in all):
 

@@ -69,7 +69,7 @@ def test_live_without_network_halts_with_reason(background_runs: dict) -> None:
 
 
 def test_live_without_network_with_duration_fails_fast(background_runs: dict) -> None:
-    """Like ``shared/checks/secrets_and_live_gate``: ``--duration`` given; non-zero, < 60 s, no traceback."""
+    """As an operator would run it: ``--duration`` given; non-zero, < 60 s, no traceback."""
     runner = background_runs["live_offline_duration"]
     rc, elapsed_s = _wait_offline(runner)
     out = runner.output()

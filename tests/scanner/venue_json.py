@@ -1,6 +1,6 @@
 """Bulk public answers of Gate and MEXC in the venues' own JSON shapes, for discovery tests and
 for the local stand-in of the public endpoints (synthetic values; field names as documented in
-docs/exchange_apis.md sections 1.3, 1.7, 1.8, 3.3, 3.4).
+docs/venues.md sections 1.3, 1.7, 1.8, 3.3, 3.4).
 
 :class:`Coin` describes one coin on the three venues; :func:`gate_pairs` etc. render a list of them.
 """
