@@ -47,7 +47,7 @@ def ran_task(tmp_path, db, capsys, monkeypatch) -> str:
     cfg = tmp_path / "t.json"
     cfg.write_text(json.dumps({"interval_s": 0.01, "max_orders": 3}))
     rc, out, _ = _run_cli(capsys, "start", "--strategy", "tm_test", "--symbol", "NEIROETH", "--config", str(cfg),
-                          "--duration", "0.5", "--db", db, "--no-dashboard")
+                          "--duration", "1.5", "--db", db, "--no-dashboard")
     assert rc == 0, out
     first = out.splitlines()[0]
     assert first.startswith("task ") and " started" in first
