@@ -278,7 +278,10 @@ def _fmt_range(values: list[float], digits: int = 1, pct: bool = False) -> str:
     scale = 100.0 if pct else 1.0
     lo, hi = min(vals) * scale, max(vals) * scale
     suffix = " %" if pct else ""
-    return f"{lo:.{digits}f}{suffix}" if abs(hi - lo) < 10 ** -digits else f"{lo:.{digits}f}-{hi:.{digits}f}{suffix}"
+    if abs(hi - lo) < 10 ** -digits:
+        return f"{lo:.{digits}f}{suffix}"
+    sep = " to " if lo < 0 or hi < 0 else "-"
+    return f"{lo:.{digits}f}{sep}{hi:.{digits}f}{suffix}"
 
 
 def describe(f: RunFigures) -> str:
