@@ -126,12 +126,23 @@ class Admin:
             body["symbols"] = symbols
         return await self._post("/_sim/replay", body)
 
+    async def faults(self, venue: str, **fields: object) -> dict:
+        """Set fault fields on a venue (``POST /_sim/faults``), e.g. ``faults("mexc_spot", latency_ms=20)``."""
+        return await self._post("/_sim/faults", dict(fields, venue=venue))
+
     async def create_account(self, label: str) -> dict:
         return await self._post("/_sim/accounts", {"create": True, "label": label})
 
     async def orders(self, limit: int = 100000) -> list[dict]:
         async with self.session.get(self.url + "/_sim/orders", params={"limit": str(limit)}) as resp:
             return await resp.json()
+
+
+def dump_tails(home: Path, names: tuple[str, ...] = ("worker.out", "sim.out")) -> None:
+    """Print the tail of each process log in ``home`` to stderr (after a failed bench run)."""
+    for name in names:
+        if (home / name).exists():
+            print(f"--- {name} (tail)\n{(home / name).read_text()[-3000:]}", file=sys.stderr)
 
 
 def task_states(db: Path) -> dict[str, tuple[str, str, int]]:

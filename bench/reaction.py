@@ -117,6 +117,29 @@ def first_orders(orders: list[dict], publishes: list[int], prefix: str) -> list[
     return out
 
 
+def leg_times(orders: list[dict], publishes: list[int], prefix: str) -> list[tuple[float, float, str]]:
+    """For each publish with both spot legs received before the next publish: (ms to the first
+    leg, ms to the second leg, venue of the first leg). A sequential second leg waits for the
+    first leg's answer: its time includes one more venue round trip."""
+    spot = [o for o in orders if o.get("recv_perf_ns") and o.get("venue") in ("gate_spot", "mexc_spot")
+            and _our_id(o.get("client_order_id") or "").startswith(prefix)]
+    spot.sort(key=lambda o: o["recv_perf_ns"])
+    out, j = [], 0
+    bounds = publishes[1:] + [float("inf")]
+    for pub, nxt in zip(publishes, bounds):
+        while j < len(spot) and spot[j]["recv_perf_ns"] <= pub:
+            j += 1
+        legs = []
+        k = j
+        while k < len(spot) and spot[k]["recv_perf_ns"] < nxt and len(legs) < 2:
+            if not legs or spot[k]["venue"] != legs[0]["venue"]:
+                legs.append(spot[k])
+            k += 1
+        if len(legs) == 2:
+            out.append(((legs[0]["recv_perf_ns"] - pub) / 1e6, (legs[1]["recv_perf_ns"] - pub) / 1e6, legs[0]["venue"]))
+    return out
+
+
 async def run(events: int, baseline_events: int, min_interval_s: float) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-reaction-") as tmp:
         home = Path(tmp)
@@ -225,6 +248,15 @@ async def run(events: int, baseline_events: int, min_interval_s: float) -> None:
         for v in ("gate_spot", "mexc_spot"):
             a, b = pct(first_orders(orders, [e["pushed_perf_ns"] for e in pushed if e["venue"] == v], prefix))
             print(f"  edge on {v}: p50 {a:.2f} ms, p99 {b:.2f} ms")
+        legs = leg_times(orders, [e["pushed_perf_ns"] for e in pushed], prefix)
+        if legs:
+            f50, f99 = pct([a for a, _, _ in legs])
+            s50, s99 = pct([b for _, b, _ in legs])
+            g50, g99 = pct([b - a for a, b, _ in legs])
+            firsts = ", ".join(f"{v} {sum(1 for *_, w in legs if w == v)}" for v in ("gate_spot", "mexc_spot"))
+            print(f"  both spot legs received in {len(legs)} events: first leg p50 {f50:.2f} ms, p99 {f99:.2f} ms; "
+                  f"second leg p50 {s50:.2f} ms, p99 {s99:.2f} ms (second - first p50 {g50:.2f} ms, p99 {g99:.2f} ms); "
+                  f"first leg on: {firsts}")
         r50, r99 = pct(raw)
         m50, m99 = pct(first_orders(orders, [e["publish_perf_ns"] for e in entries if e["venue"] == "mexc_spot"],
                                     prefix))

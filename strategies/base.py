@@ -137,6 +137,12 @@ class StrategyTask:
         self.machine = build_machine(self, State(record.state))
         self._handlers = {s: getattr(self, f"on_{s.value.lower()}") for s in State}
 
+    @classmethod
+    async def start_refusal(cls, config: Any, venues: Mapping[VenueId, Venue]) -> str | None:
+        """Why ``start`` must refuse ``config`` before creating anything (one line for the CLI's
+        exit 2), or None. Strategies override it; the default accepts every config."""
+        return None
+
     # ---- state -------------------------------------------------------------
 
     fsm_state: str  # maintained by transitions.Machine

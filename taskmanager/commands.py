@@ -203,6 +203,9 @@ async def _start(args: Any, venue_factory: Any, cls: Any, symbol: Any, config: A
     console = _console() if dashboard else None
     _logging(args, "rich" if dashboard else "auto", console, create_file=False)
     venues = await build_venues(venue_factory, args.mode, symbol, live_confirmed=args.live)
+    refusal = await cls.start_refusal(config, venues)  # e.g. a position the perp cannot hedge
+    if refusal:
+        raise CliError(refusal)
     store = await open_store(path)
     try:
         _logging(args, "rich" if dashboard else "auto", console)

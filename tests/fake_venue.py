@@ -292,7 +292,8 @@ class FakeVenue:
     async def funding_rate(self, symbol: Symbol) -> FundingRate | None:
         if not self.is_perp or self.funding_rate_value is None:
             return None
-        return FundingRate(self.venue_id, self.symbol, self.funding_rate_value, 28800)
+        mark = self.book.mid if self.book is not None else ZERO  # the mark price: the book's mid here
+        return FundingRate(self.venue_id, self.symbol, self.funding_rate_value, 28800, mark_price=mark)
 
     async def funding_payments(self, symbol: Symbol, since_ms: int) -> list[FundingPayment]:
         self.calls["funding_payments"] += 1

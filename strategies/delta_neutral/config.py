@@ -31,6 +31,18 @@ Why these defaults (a user trading a small-cap pair would pick similar ones):
   when idle, and otherwise only with real decisions.
 * ``sync_timeout_s = 15``: SYNCING that cannot reach a venue (no network, bad
   URL) gives up and ends the task ``halted`` with the venue and error named.
+* ``arb_legs = "sequential"``: the leg most likely to miss (on the laggier book, else the thinner
+  quote) goes first as fill-or-kill, the other leg only once it filled; a first leg that misses
+  leaves nothing to hedge. On the real two-book scenario (``stmx``) this took single legs from most
+  arbitrage pairs to a few percent (README, "Arbitrage legs"); ``concurrent`` sends both IOC legs at
+  once (one round trip less on the second leg, many more single legs on real markets).
+* ``arb_slippage_bps = 10``: the second leg (both legs when concurrent) may be priced this far
+  through its quote, never spending more than half the quoted net edge, so a quote that moved a
+  tick or two still fills it.
+* ``min_inventory_fraction = 0.3`` is also a floor: an arbitrage never sells a venue below this
+  share of its target, so each venue keeps inventory for the next arb in either direction.
+* ``max_unhedged_fraction = 0.1``: the perp hedges in whole contracts, so up to one contract of the
+  position stays unhedged; a position smaller than one contract / 0.1 is refused at ``start``.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ class ConfigError(ValueError):
 
 
 SingleLegPolicy = Literal["hedge", "complete", "reverse"]
+ArbLegMode = Literal["sequential", "concurrent"]
 
 
 def _require(cond: bool, field: str, reason: str, value: Any) -> None:
@@ -76,8 +89,9 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
       venues; ``gate_spot_fraction`` of it on Gate spot, the rest on MEXC spot.
       The perp short matches the spot base quantity.
     * ``entry_threshold_bps``: net edge (after both taker fees) required to arb.
-    * ``min_inventory_fraction``: a spot venue below this fraction of its
-      target is restored toward target (REBALANCING).
+    * ``min_inventory_fraction``: the inventory floor: an arbitrage never sells a spot venue below
+      this fraction of its target (the larger of the target now and at the end of the build-up);
+      a venue below it (prices moved) is restored toward target (REBALANCING).
     * ``delta_tolerance_base``: |net delta| tolerated before re-hedging; the
       effective tolerance is max(this, one perp contract).
     * ``max_duration_s`` / ``max_loss_usdt``: 0 disables the limit.
@@ -101,6 +115,17 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     * ``reanalyze_s``: MONITORING re-analyses at least this often even when nothing triggers.
     * ``sync_timeout_s``: SYNCING gives up (task ends ``halted``) when a venue cannot be
       reached or reconciled within this time.
+    * ``arb_legs``: ``sequential`` (the leg most likely to miss first, fill-or-kill; the other
+      only once it filled) or ``concurrent`` (both IOC legs at once).
+    * ``arb_slippage_bps``: how far through its quote the second arb leg (both legs when
+      concurrent) is priced; at most half the quoted net edge is spent.
+    * ``arb_depth_fraction``: an arb takes at most this share of the displayed quantity at each
+      leg's quote.
+    * ``max_unhedged_fraction``: one perp contract must be worth at most this share of
+      ``position_usdt`` (else ``start`` refuses the configuration).
+    * ``build_tolerance_fraction`` is also the tolerance of TOTAL spot inventory: after single legs
+      moved it further from its target, it is brought back through the cheapest spot venue
+      (the perp follows by the per-fill hedge) within ``rebalance_patience_s``.
     """
 
     symbol: str = "NEIROETH"
@@ -129,6 +154,10 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     rebalance_patience_s: float = 60.0
     reanalyze_s: float = 5.0
     sync_timeout_s: float = 15.0
+    arb_legs: ArbLegMode = "sequential"
+    arb_slippage_bps: Decimal = Decimal("10")
+    arb_depth_fraction: Decimal = Decimal("1")
+    max_unhedged_fraction: Decimal = Decimal("0.1")
 
     def __post_init__(self) -> None:
         _require_finite(self)
@@ -174,6 +203,12 @@ class DeltaNeutralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
         _require(self.sync_timeout_s > 0, "sync_timeout_s", "must be > 0", self.sync_timeout_s)
         _require(0 <= self.build_tolerance_fraction < 1, "build_tolerance_fraction", "must be in [0, 1)",
                  str(self.build_tolerance_fraction))
+        _require(0 <= self.arb_slippage_bps <= 500, "arb_slippage_bps", "must be in [0, 500]",
+                 str(self.arb_slippage_bps))
+        _require(0 < self.arb_depth_fraction <= 1, "arb_depth_fraction", "must be in (0, 1]",
+                 str(self.arb_depth_fraction))
+        _require(0 < self.max_unhedged_fraction <= 1, "max_unhedged_fraction", "must be in (0, 1]",
+                 str(self.max_unhedged_fraction))
 
     @property
     def symbol_obj(self) -> Symbol:

@@ -18,7 +18,7 @@ from exchanges.models import BookTop, SymbolInfo, VenueId
 from strategies.execution.market import MarketView
 from strategies.execution.reconcile import Reconciler
 
-from strategies.delta_neutral import decide, policy
+from strategies.delta_neutral import decide, inventory, policy
 from strategies.delta_neutral.config import DeltaNeutralConfig
 from strategies.delta_neutral.context import DeltaNeutralContext
 from strategies.delta_neutral.funding import FundingBook
@@ -72,9 +72,15 @@ class DecisionInputs:
         return policy.rebalance_plan(self.books(), self.infos, self.sell_inventory(), self.reconciler.quote_free,
                                      self.perp_contracts(), self.config, building, include_pair)
 
+    def floors(self) -> dict[VenueId, Decimal]:
+        """Inventory floor (base) per spot venue (:func:`inventory.inventory_floors`)."""
+        targets = policy.spot_targets_base(self.config, self.market.mids())
+        return inventory.inventory_floors(self.config, targets, self.context.build_targets_base)
+
     def decision(self, now: int) -> decide.Decision | None:
         """Gather inputs and call :func:`decide.decide` (books must be fresh). Tracks since when a
-        venue is below ``min_inventory_fraction`` (``context.low_since_ms``)."""
+        venue is below ``min_inventory_fraction`` (``context.low_since_ms``) and since when total
+        spot inventory is beyond tolerance (``context.totals_off_since_ms``)."""
         ctx = self.context
         books, inv = self.books(), self.sell_inventory()
         sl_order, sl_expired = None, False
@@ -91,11 +97,18 @@ class DecisionInputs:
             ctx.low_since_ms = ctx.low_since_ms or now
         else:
             ctx.low_since_ms = 0
+        mids = self.market.mids()
+        targets = policy.spot_targets_base(self.config, mids)
+        totals = inventory.totals_targets_base(self.config, mids, ctx.build_targets_base)
+        off = not ctx.building and inventory.totals_deviation_base(inv, totals, self.config) != 0
+        ctx.totals_off_since_ms = (ctx.totals_off_since_ms or now) if off else 0
         return decide.decide(
             books=books, infos=self.infos, inventory_base=inv, quote_free_usdt=self.reconciler.quote_free,
             net_delta_base=self.ledger.net_delta_base(), config=self.config, building=ctx.building,
             build_orders=build_orders, single_leg_order=sl_order, single_leg_expired=sl_expired, now_ms=now,
-            last_rebalance_ms=ctx.last_rebalance_ms, low_since_ms=ctx.low_since_ms)
+            last_rebalance_ms=ctx.last_rebalance_ms, low_since_ms=ctx.low_since_ms,
+            floors_base=inventory.inventory_floors(self.config, targets, ctx.build_targets_base),
+            totals_off_since_ms=ctx.totals_off_since_ms, totals_targets_base=totals)
 
 
 __all__ = ["DecisionInputs"]

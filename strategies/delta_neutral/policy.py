@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
-from exchanges.models import BookTop, Side, SymbolInfo, VenueId
+from exchanges.models import BookTop, Side, SymbolInfo, TimeInForce, VenueId
 from strategies.execution.market import book_after_taking, book_is_fresh
 
 from strategies.delta_neutral.config import DeltaNeutralConfig
@@ -120,20 +120,21 @@ def size_arb(
     sell_inventory_base: Decimal,
     buy_quote_free_usdt: Decimal,
     max_order_usdt: Decimal,
+    depth_fraction: Decimal = Decimal(1),
 ) -> Decimal:
     """Base quantity for one arb (ZERO if nothing valid).
 
-    Bounded by both top-of-book quantities, the task-owned inventory on the
-    sell venue, the free quote on the buy venue (including its taker fee) and
-    ``max_order_usdt`` at the buy price; each leg rounded down to its venue step,
-    the smaller rounded leg used for both (re-rounded to both steps), then checked
+    Bounded by ``depth_fraction`` of both top-of-book quantities, the sellable inventory on the
+    sell venue (the caller takes the inventory floor off), the free quote on the buy venue
+    (including its taker fee) and ``max_order_usdt`` at the buy price; each leg rounded down to
+    its venue step, the smaller rounded leg used for both (re-rounded to both steps), then checked
     against every minimum. Never exceeds a balance; never rounds up."""
     ask = buy_book.ask
     if ask <= 0 or sell_book.bid <= 0:
         return ZERO
     cap = min(
-        sell_book.bid_qty,
-        buy_book.ask_qty,
+        sell_book.bid_qty * depth_fraction,
+        buy_book.ask_qty * depth_fraction,
         max(sell_inventory_base, ZERO),
         max(buy_quote_free_usdt, ZERO) / (ask * (1 + buy_info.taker_fee_rate)),
         max_order_usdt / ask,
@@ -157,7 +158,8 @@ def best_arb(
 ) -> ArbPlan | None:
     """The better of the two cross-spot directions whose net edge exceeds
     ``entry_threshold_bps`` and has a valid size, or None. Uses only the CURRENT
-    books (seed_origin_review 7.2 #5): sell at the bid, buy at the ask."""
+    books (seed_origin_review 7.2 #5): sell at the bid, buy at the ask.
+    ``inventory_base`` is what may be sold per venue (inventory above its floor)."""
     best: ArbPlan | None = None
     for sell_v, buy_v in ((SPOT_VENUES[0], SPOT_VENUES[1]), (SPOT_VENUES[1], SPOT_VENUES[0])):
         sb, bb = books.get(sell_v), books.get(buy_v)
@@ -167,7 +169,7 @@ def best_arb(
         if e <= config.entry_threshold_bps:
             continue
         qty = size_arb(sb, bb, infos[sell_v], infos[buy_v], inventory_base.get(sell_v, ZERO),
-                       quote_free_usdt.get(buy_v, ZERO), config.max_order_usdt)
+                       quote_free_usdt.get(buy_v, ZERO), config.max_order_usdt, config.arb_depth_fraction)
         if qty <= 0:
             continue
         plan = ArbPlan(sell_v, buy_v, qty, sb.bid, bb.ask, e)
@@ -219,6 +221,7 @@ class PlannedOrder:
     price: Decimal
     leg: str
     reduce_only: bool = False
+    tif: TimeInForce = TimeInForce.IOC
 
 
 def hedge_order(delta_base: Decimal, perp_book: BookTop, perp_info: SymbolInfo,

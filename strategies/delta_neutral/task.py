@@ -25,6 +25,7 @@ cancelled, venue balances and positions checked against the ledger.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -35,12 +36,11 @@ from exchanges.models import (
     FillEvent,
     OrderEvent,
     PositionEvent,
-    Side,
     SymbolInfo,
     VenueEvent,
     VenueId,
 )
-from exchanges.venue import VenueError
+from exchanges.venue import Venue, VenueError
 from state.records import FillRecord, OrderIntent
 from strategies.alerts import AlertKind
 from strategies.base import Finish, Next, StrategyTask
@@ -50,9 +50,9 @@ from strategies.execution.market import MarketView
 from strategies.execution.orders import OrderManager
 from strategies.execution.reconcile import Reconciler, anomaly_reason
 
-from strategies.delta_neutral import decide, policy
+from strategies.delta_neutral import decide, hedgeable, policy, report
 from strategies.delta_neutral.config import DeltaNeutralConfig
-from strategies.delta_neutral.context import ArbLegs, DeltaNeutralContext
+from strategies.delta_neutral.context import DeltaNeutralContext
 from strategies.delta_neutral.executor import TradeExecutor
 from strategies.delta_neutral.funding import FundingBook
 from strategies.delta_neutral.inputs import DecisionInputs
@@ -110,6 +110,11 @@ class DeltaNeutralTask(StrategyTask):
         self._next_decide_ms = 0
         #: MONITORING's decision handed to ANALYZING: (decision, book event count, ms)
         self._signal_decision: tuple[decide.Decision, int, int] | None = None
+
+    @classmethod
+    async def start_refusal(cls, config: Any, venues: Mapping[VenueId, Venue]) -> str | None:
+        """A position the perp cannot hedge in whole contracts (:mod:`.hedgeable`)."""
+        return await hedgeable.start_refusal(config, venues)
 
     @property
     def infos(self) -> dict[VenueId, SymbolInfo]:
@@ -289,6 +294,7 @@ class DeltaNeutralTask(StrategyTask):
         while d is not None and d.action in ("build_done", "single_leg_expired"):
             if d.action == "build_done":
                 ctx.building = False
+                ctx.build_targets_base = policy.spot_targets_base(self.config, self.market.mids())
             elif ctx.single_leg is not None:
                 sl, ctx.single_leg = ctx.single_leg, None
                 self.set_error(f"single leg: {sl.imbalance_base} {self.symbol.base} left hedged on the perp "
@@ -299,17 +305,19 @@ class DeltaNeutralTask(StrategyTask):
         if d.action == "rebalance":
             ctx.rebalance_forced = d.forced
             return self.go("rebalance", d.reason)
-        if d.action == "single_leg" and d.order is not None:
+        if d.action in ("single_leg", "restore_totals") and d.order is not None:
+            if d.action == "restore_totals":
+                ctx.last_rebalance_ms = now
             ctx.batch = [self.executor.plan(d.order).client_order_id]
             return self.go("trade", d.reason)
         arb = d.arb
         assert arb is not None
-        sell = self.executor.plan(policy.PlannedOrder(arb.sell_venue, Side.SELL, arb.qty_base, arb.sell_price, "arb_sell"))
-        buy = self.executor.plan(policy.PlannedOrder(arb.buy_venue, Side.BUY, arb.qty_base, arb.buy_price, "arb_buy"))
-        ctx.batch = [sell.client_order_id, buy.client_order_id]
-        ctx.arb = ArbLegs(sell_cid=sell.client_order_id, buy_cid=buy.client_order_id, sell_venue=arb.sell_venue,
-                          buy_venue=arb.buy_venue, sell_price=arb.sell_price, buy_price=arb.buy_price)
-        return self.go("trade", d.reason)
+        planned = self.executor.plan_arb(arb, now, self.reconciler.quote_free.get(arb.buy_venue, ZERO))
+        if planned is None:
+            return self.go("idle", f"{d.reason}: no longer fits the free quote at the slipped price")
+        ctx.arb, order = planned
+        ctx.batch = [ctx.arb.sell_cid, ctx.arb.buy_cid]
+        return self.go("trade", f"{d.reason}; {order}")
 
     async def on_rebalancing(self) -> Next | None:
         if not await self._prepare():
@@ -331,6 +339,9 @@ class DeltaNeutralTask(StrategyTask):
         if ctx.halt_reason:
             for i in batch:
                 self.orders.withdraw(i, "task halting: not sent")
+        elif ctx.arb is not None and ctx.arb.first_cid in self.intents and len(batch) == 2:
+            first = self.intents[ctx.arb.first_cid]
+            await self.executor.send_legs(first, batch[1] if batch[0] is first else batch[0])
         else:
             await self.executor.send(batch)
         ctx.hedge_rounds = 0
@@ -345,9 +356,9 @@ class DeltaNeutralTask(StrategyTask):
             settled = await self.orders.settle_pass(cancel_all=False)
         if not settled:
             return self._give_up_waiting()
-        self._after_settle()
+        outcome = self._after_settle()
         ctx.batch = []
-        return self.go("orders_settled", f"delta {self.ledger.net_delta_base()} {self.symbol.base}")
+        return self.go("orders_settled", f"{outcome}delta {self.ledger.net_delta_base()} {self.symbol.base}")
 
     def _give_up_waiting(self) -> Next | None:
         """Orders that cannot be settled within :meth:`_waiting_budget_s` (a venue unreachable or
@@ -361,20 +372,30 @@ class DeltaNeutralTask(StrategyTask):
         self.context.arb = None
         return self.go("orders_settled", f"halt: {self.context.halt_reason}")
 
-    def _after_settle(self) -> None:
-        """Single-leg bookkeeping once the batch is final."""
+    def _after_settle(self) -> str:
+        """Single-leg bookkeeping once the batch is final: counts the arb pair (complete, single
+        leg, missed) and returns its outcome for the journal reason ("" if the batch was no arb)."""
         ctx = self.context
         fixed = sum((i.filled_qty * i.side.sign for c in ctx.batch if (i := self.intents.get(c)) is not None
                      and i.leg.startswith("single_leg")), ZERO)
         arb, ctx.arb = ctx.arb, None
-        legs = (self.intents[arb.sell_cid].filled_qty, self.intents[arb.buy_cid].filled_qty) if arb else None
-        ctx.single_leg, note = decide.single_leg_after_settle(ctx.single_leg, fixed, arb, legs, self.config,
+        filled = (self.intents[arb.sell_cid].filled_qty, self.intents[arb.buy_cid].filled_qty) if arb else None
+        ctx.single_leg, note = decide.single_leg_after_settle(ctx.single_leg, fixed, arb, filled, self.config,
                                                               clock.now_ms())
-        if note and arb is not None and legs is not None:
+        if note:
             self.set_error(note)
-            self.alert_sink(AlertKind.SINGLE_LEG, note, sell_venue=arb.sell_venue.value, buy_venue=arb.buy_venue.value,
-                            sell_client_order_id=arb.sell_cid, buy_client_order_id=arb.buy_cid,
-                            imbalance_base=str(legs[1] - legs[0]))
+            if arb is not None and filled is not None:
+                self.alert_sink(AlertKind.SINGLE_LEG, note, sell_venue=arb.sell_venue.value,
+                                buy_venue=arb.buy_venue.value, sell_client_order_id=arb.sell_cid,
+                                buy_client_order_id=arb.buy_cid, imbalance_base=str(filled[1] - filled[0]))
+        if filled is None:
+            return ""
+        kind = report.pair_kind(*filled)
+        ctx.arb_pairs += kind is not report.PairKind.MISSED
+        ctx.single_legs += kind is report.PairKind.SINGLE_LEG
+        ctx.arb_missed += kind is report.PairKind.MISSED
+        text = note or report.pair_text(kind, filled, self.symbol.base)
+        return f"{text} (single legs {ctx.single_legs} of {ctx.arb_pairs} arb pairs); "
 
     async def on_monitoring(self) -> Next | None:
         if not await self._prepare():
@@ -430,26 +451,9 @@ class DeltaNeutralTask(StrategyTask):
         flatten = ctx.flatten_requested or (self.config.flatten_on_exit and ctx.stop_reason != "user")
         if ctx.unwind_rounds < MAX_UNWIND_ROUNDS and self._time_here_s() < self._completing_budget_s():
             ctx.hedge_rounds = 0
-            if flatten:
-                wanted = policy.unwind_spot_orders(self.market.books(), self.infos, self.inputs.sell_inventory(),
-                                                   self.config.hedge_slippage_bps)
-                if wanted:
-                    orders = [o for o in wanted if self.market.fresh(o.venue)]
-                    if not orders:
-                        return None  # books stale: wait for fresh ones (never trade on stale data)
-                    intents = [self.executor.plan(o) for o in orders]
-                    ctx.unwind_rounds += 1
-                    await self.checkpoint("unwind spot")  # intent before effect
-                    await self.executor.send(intents)
-                    return None
-                if await self.executor.hedge_if_needed(reduce_only=True):
-                    ctx.unwind_rounds += 1
-                    return None
-            else:
-                tol = policy.delta_tolerance_base(self.config, self.infos[PERP])
-                if abs(self.ledger.net_delta_base()) > tol and await self.executor.hedge_if_needed():
-                    ctx.unwind_rounds += 1
-                    return None
+            sent = await self.executor.wind_down(flatten)
+            if sent is None or sent:
+                return None  # books stale (never trade on stale data), or a round is out: see it settle
         return self.go("completed", f"flattened={flatten}; delta {self.ledger.net_delta_base()} {self.symbol.base}")
 
     def _give_up_completing(self) -> Next | None:
@@ -474,10 +478,8 @@ class DeltaNeutralTask(StrategyTask):
         if not self._unreachable and await self._prepare():
             await self.orders.settle_pass(cancel_all=bool(ctx.halt_reason))
             await self._poll_funding(force=True)  # a settlement paid near the end is in the summary
-        totals = self.ledger.totals(self.market.mids())
-        ctx.summary = (f"net {Decimal(totals['net_pnl_usdt']):.4f} USDT (realized {Decimal(totals['realized_pnl_usdt']):.4f}, "
-                       f"fees {Decimal(totals['fees_usdt']):.4f}, funding {Decimal(totals['funding_usdt']):.4f}), "
-                       f"{totals['trades']} fills, delta {totals['net_delta_base']} {self.symbol.base}")
+        ctx.summary = report.summary_text(self.ledger.totals(self.market.mids()), self._delta_text(),
+                                          ctx.arb_pairs, ctx.single_legs)
         reason = ctx.halt_reason or ctx.exit_reason or ctx.stop_reason or "done"
         if ctx.halt_reason:
             self.set_error(ctx.halt_reason)
@@ -486,8 +488,18 @@ class DeltaNeutralTask(StrategyTask):
 
     # ---- reporting ------------------------------------------------------------------
 
+    def _contract_base(self) -> Decimal:
+        info = self.infos.get(PERP)
+        return info.contract_multiplier if info is not None else Decimal(1)
+
+    def _delta_text(self) -> str:
+        return report.delta_text(self.ledger.net_delta_base(), self._contract_base(), self.symbol.base)
+
     def pnl(self) -> dict[str, str]:
-        return self.ledger.totals(self.market.mids())
+        """Ledger totals plus the arbitrage pair counts (``arb_pairs``, ``single_legs``)."""
+        totals = self.ledger.totals(self.market.mids())
+        totals.update(arb_pairs=str(self.context.arb_pairs), single_legs=str(self.context.single_legs))
+        return totals
 
     def live_view(self) -> dict[str, Any]:
         """Dashboard and history telemetry (JSON-ready; decimals as strings, times in ms or s):
@@ -505,6 +517,7 @@ class DeltaNeutralTask(StrategyTask):
           ``waiting_for``: what SYNCING waits for (empty elsewhere).
         * ``started_ms``, ``uptime_s``, ``time_left_s`` (None without ``max_duration_s``).
         * ``building``, ``last_error``.
+        * the strategy's floors, residual and pair counts (:func:`report.strategy_view`).
         """
         from strategies.delta_neutral import telemetry
 
@@ -523,10 +536,7 @@ class DeltaNeutralTask(StrategyTask):
             "inventory_base": {v.value: str(q) for v, q in self.ledger.spot_inventory().items()},
             "perp_base": str(self.ledger.inventory_base(PERP)),
             "net_delta_base": str(self.ledger.net_delta_base()),
-            "open_orders": [
-                {"id": i.client_order_id, "venue": i.venue.value, "side": i.side.value, "qty": str(i.qty),
-                 "price": str(i.price), "status": i.status.value, "leg": i.leg}
-                for i in self.unresolved_intents()],
+            "open_orders": report.order_rows(self.unresolved_intents()),
             "book_age_ms": {v.value: b.age_ms(now) for v, b in books.items()},
             "connection": conn,
             "waiting_for": "" if self.state.value != "SYNCING" else telemetry.waiting_for(
@@ -535,6 +545,10 @@ class DeltaNeutralTask(StrategyTask):
             "building": self.context.building,
             "last_error": self.last_error,
         })
+        view.update(report.strategy_view(
+            inventory_base=self.ledger.spot_inventory(), floors_base=self.inputs.floors(),
+            net_delta_base=self.ledger.net_delta_base(), contract_multiplier=self._contract_base(),
+            building=self.context.building, arb_pairs=self.context.arb_pairs, single_legs=self.context.single_legs))
         if PERP in self.infos:
             view["delta_tolerance_base"] = str(policy.delta_tolerance_base(self.config, self.infos[PERP]))
         return view

@@ -35,6 +35,14 @@ def book_is_fresh(book: BookTop | None, now_ms: int, max_book_age_ms: int) -> bo
             and book.age_ms(now_ms) <= max_book_age_ms)
 
 
+def info_age_ms(book: BookTop, now_ms: int) -> int:
+    """How old the information in ``book`` is (ms, >= 0): from the venue's own timestamp of its last
+    update where the stream carries one (Gate ``order_book_update`` ``t``, MEXC push time), else
+    from our receive time. Unlike :meth:`BookTop.age_ms`, a keep-alive touch does not make a book
+    younger: it says the connection lives, not that the venue's book is newer."""
+    return max(0, now_ms - (book.exch_ts_ms or book.ts_ms))
+
+
 def book_version(book: BookTop) -> int:
     """Identity of the venue's book state: its update id; the receive time for a book without ids.
     (A keep-alive "still current" touch moves the time, not the id: it says nothing about whether
@@ -129,4 +137,4 @@ class MarketView:
         self._stale_since_ms.clear()
 
 
-__all__ = ["MarketView", "book_after_taking", "book_is_fresh", "book_version"]
+__all__ = ["MarketView", "book_after_taking", "book_is_fresh", "book_version", "info_age_ms"]

@@ -32,7 +32,7 @@ from decimal import Decimal
 from enum import Enum
 
 from exchanges import clock
-from exchanges.models import Fill, FillEvent, Order, OrderEvent, OrderStatus, Side, Symbol, VenueId
+from exchanges.models import Fill, FillEvent, Order, OrderEvent, OrderStatus, Side, Symbol, TimeInForce, VenueId
 from exchanges.venue import NotFound, OrderRejected, OutcomeUnknown, RateLimited, Venue, VenueError
 from state.records import FillRecord, IntentStatus, OrderIntent
 from strategies.execution.fence import CLOCK_SKEW_MARGIN_MS, SEND_WINDOW_MS, LeaseFence
@@ -126,9 +126,11 @@ class OrderManager:
     # ---- planning and sending ------------------------------------------------------------
 
     def plan(self, venue: VenueId, side: Side, qty: Decimal, price: Decimal | None, leg: str,
-             reduce_only: bool = False) -> OrderIntent:
-        """Journal a new intent that this process may send once it is committed."""
-        intent = self.journal.new_intent(venue, self.symbol.gate, side, qty, price, leg, reduce_only=reduce_only)
+             reduce_only: bool = False, tif: TimeInForce = TimeInForce.IOC) -> OrderIntent:
+        """Journal a new limit intent (IOC unless ``tif`` says otherwise, e.g. FOK for a first
+        arbitrage leg) that this process may send once it is committed."""
+        intent = self.journal.new_intent(venue, self.symbol.gate, side, qty, price, leg, tif=tif,
+                                         reduce_only=reduce_only)
         self._sendable.add(intent.client_order_id)
         return intent
 

@@ -117,3 +117,22 @@ def test_tasks_graph_orders_prints_the_lifecycle(capsys):
 
     assert main(["tasks", "graph", "--orders"]) == 0
     assert capsys.readouterr().out == mermaid()
+
+
+async def test_fill_or_kill_intent_is_sent_as_fok_and_a_withdrawn_second_leg_ends_not_sent(fakes):
+    """Sequential arb legs: the first leg's FOK reaches the venue as FOK (nothing partial), and a
+    second leg withdrawn after a miss takes the declared new --send_refused--> not_sent move."""
+    from exchanges.models import TimeInForce
+
+    fakes[GS].set_book("0.04999", "50", "0.05000", "50")  # 50 shown, 100 wanted: the FOK kills it
+    om = manager(fakes)
+    first = om.plan(GS, Side.BUY, D("100"), D("0.05"), "arb_buy", tif=TimeInForce.FOK)
+    second = om.plan(GS, Side.SELL, D("100"), D("0.04999"), "arb_sell")
+    om.journal.committed(om.journal.pending())
+    await om.send(first)
+    assert fakes[GS].orders[first.client_order_id].tif is TimeInForce.FOK
+    assert first.status is IntentStatus.CANCELED and first.filled_qty == 0
+    om.withdraw(second, "not sent: first leg missed")
+    assert second.status is IntentStatus.NOT_SENT and second.error == "not sent: first leg missed"
+    assert not om.is_sendable(second.client_order_id) and om.refused_moves == 0
+    assert second.client_order_id not in fakes[GS].place_calls

@@ -9,13 +9,14 @@ from freezegun import freeze_time
 from exchanges.models import OrderType, Side, TimeInForce
 from state.records import IntentStatus, State, TaskStatus
 
-from .conftest import GP, GS, MS, PREFIX, set_books
+from .conftest import GP, GS, MS, PREFIX, set_books, test_config
 from .helpers import assert_delta_within_tolerance, assert_ledger_matches_venues, assert_no_duplicate_sends, build, orders_of
 
 T0 = "2026-01-01 00:00:00"
 
 
 async def test_build_up_then_arb(harness, fakes):
+    harness.config = test_config(arb_legs="concurrent", arb_slippage_bps=0)  # the legacy concurrent legs
     with freeze_time(T0) as ft:
         set_books(fakes)
         task = await harness.open()
@@ -53,8 +54,11 @@ async def test_build_up_then_arb(harness, fakes):
 
 
 async def test_arb_legs_are_sent_concurrently(harness, fakes):
-    """Both legs are in flight at the same time (asyncio.gather), not one after the other."""
+    """arb_legs = "concurrent": both legs are in flight at the same time (asyncio.gather), not one
+    after the other."""
     import asyncio
+
+    harness.config = test_config(arb_legs="concurrent", arb_slippage_bps=0)  # the legacy concurrent legs
 
     entered: list[str] = []
     both_in = asyncio.Event()
@@ -118,6 +122,7 @@ async def test_stale_books_never_trade(harness, fakes):
 
 async def test_partial_fill_is_hedged_immediately(harness, fakes):
     """A fill that changes net spot is hedged on the perp at once, before the order completes."""
+    harness.config = test_config(arb_legs="concurrent", arb_slippage_bps=0)  # the legacy concurrent legs
     with freeze_time(T0) as ft:
         set_books(fakes)
         task = await harness.open()
@@ -183,7 +188,8 @@ async def test_wallet_is_not_the_position(harness, fakes):
         sold = sum(o.filled_qty for o in orders_of(fakes[GS]) if o.side is Side.SELL)
         assert sold > 0
         first_sell = [o for o in orders_of(fakes[GS]) if o.side is Side.SELL][0]
-        assert first_sell.qty == D(2000)  # sized by the task-owned inventory, not the wallet
+        # sized by the task-owned inventory above its floor (0.3 x its build-up target 2000.2), not the wallet
+        assert first_sell.qty == D(1399)
 
 
 async def test_foreign_orders_never_canceled(harness, fakes):
@@ -355,7 +361,8 @@ async def test_no_second_arb_into_liquidity_we_already_took(harness, fakes):
 async def test_leg_whose_request_leaves_at_once_is_sent_first(harness, fakes):
     """The arb sells on Gate and buys on MEXC; MEXC's request leaves the process at once
     (order_write_at_once), Gate's a loop turn later: the MEXC leg is started first, and both
-    are still in flight together."""
+    are still in flight together (arb_legs = "concurrent")."""
+    harness.config = test_config(arb_legs="concurrent", arb_slippage_bps=0)  # the legacy concurrent legs
     calls: list[str] = []
     for v in (GS, MS):
         orig = fakes[v].place_order

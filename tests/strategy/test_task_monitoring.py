@@ -57,7 +57,8 @@ async def test_edge_signal_always_leads_to_a_trade(harness, fakes):
         assert task.state is State.MANAGING_ORDERS
         journal = (await harness.store.transitions(task.task_id))[before:]
         assert journal[0].trigger == "signal" and journal[0].reason.startswith("arb sell gate_spot buy mexc_spot")
-        assert journal[1].trigger == "trade" and journal[1].reason == journal[0].reason
+        assert journal[1].trigger == "trade" and journal[1].reason.startswith(journal[0].reason + "; ")
+        assert journal[1].reason.endswith("first (FOK)")  # the journal names the leg sent first
 
 
 async def test_opportunistic_rebalance_through_the_arb(harness, fakes):

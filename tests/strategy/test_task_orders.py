@@ -14,6 +14,10 @@ from .helpers import assert_delta_within_tolerance, assert_ledger_matches_venues
 
 T0 = "2026-01-01 00:00:00"
 RICH_GATE = ("0.05100", "300", "0.05110", "1000")
+#: both arb legs at once at their quotes (the single-leg policies are scripted by failing one of two
+#: concurrent legs; sequential legs: tests/strategy/test_task_legs.py)
+LEGACY_LEGS = {"arb_legs": "concurrent", "arb_slippage_bps": D(0)}
+CONCURRENT = test_config(**LEGACY_LEGS)
 
 
 async def _to_arb_send(h, fakes, ft):
@@ -64,6 +68,7 @@ async def test_lost_request_times_out_unresolved_and_is_never_resent(harness, fa
 
 
 async def test_open_order_times_out_is_canceled_then_queried_never_resent(harness, fakes):
+    harness.config = CONCURRENT  # both legs left open by the venues
     with freeze_time(T0) as ft:
         task = await _to_arb_send(harness, fakes, ft)
         fakes[GS].hold_matching = True
@@ -105,7 +110,7 @@ async def test_repeated_unknown_outcomes_halt(harness, fakes):
 
 @pytest.mark.parametrize("policy", ["hedge", "complete", "reverse"])
 async def test_single_leg_under_each_policy_keeps_delta_in_tolerance(tmp_path, fakes, policy):
-    h = Harness(tmp_path / "db.sqlite", fakes, test_config(single_leg_policy=policy))
+    h = Harness(tmp_path / "db.sqlite", fakes, test_config(single_leg_policy=policy, **LEGACY_LEGS))
     try:
         with freeze_time(T0) as ft:
             task = await _to_arb_send(h, fakes, ft)
@@ -136,7 +141,8 @@ async def test_single_leg_under_each_policy_keeps_delta_in_tolerance(tmp_path, f
 
 
 async def test_single_leg_gives_up_after_timeout_and_stays_hedged(tmp_path, fakes):
-    h = Harness(tmp_path / "db.sqlite", fakes, test_config(single_leg_policy="complete", single_leg_timeout_s=5.0))
+    h = Harness(tmp_path / "db.sqlite", fakes, test_config(single_leg_policy="complete", single_leg_timeout_s=5.0,
+                                                                 **LEGACY_LEGS))
     try:
         with freeze_time(T0) as ft:
             task = await _to_arb_send(h, fakes, ft)

@@ -178,13 +178,13 @@ def _premium_series(duration_ms: int) -> list[float]:
     return out
 
 
-def _throttle(events: list[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
-    """Keep the newest state of each MIN_GAP_MS time bucket (stamped with its
+def _throttle(events: list[tuple[int, tuple]], gap_ms: int = MIN_GAP_MS) -> list[tuple[int, tuple]]:
+    """Keep the newest state of each ``gap_ms`` (default MIN_GAP_MS) time bucket (stamped with its
     own time), dropping states equal to the previously kept one."""
     out: list[tuple[int, tuple]] = []
     for i, (t, state) in enumerate(events):
         nxt = events[i + 1][0] if i + 1 < len(events) else None
-        if nxt is not None and nxt // MIN_GAP_MS == t // MIN_GAP_MS:
+        if nxt is not None and nxt // gap_ms == t // gap_ms:
             continue  # a newer state in the same bucket supersedes this one
         if not out or state != out[-1][1]:
             out.append((t, state))
