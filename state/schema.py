@@ -80,6 +80,12 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # v2: what a worker needs to run a task recorded by `tasks create` (the planned run length) and
+    # when the task was first driven (a failover keeps the same end)
+    """
+    ALTER TABLE tasks ADD COLUMN duration_s REAL NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
