@@ -52,9 +52,10 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _common() -> argparse.ArgumentParser:
+def _common() -> _Parser:
     common = _Parser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="database file (default: $ARB_DB or ~/.arb-runner/arb.sqlite)")
+    common.add_argument("--db", metavar="PATH|URL", help="SQLite file or postgresql://user@host:port/dbname "
+                        "(default: $ARB_DB or ~/.arb-runner/arb.sqlite)")
     common.add_argument("--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard")
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="console and log-file level (default INFO)")
@@ -114,11 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the order-intent lifecycle (status, event -> status) instead of the task FSM")
     t_graph.set_defaults(func="tasks_graph")
 
+    from taskmanager import worker as worker_cli  # ``tasks create`` and ``worker`` (taskmanager/worker.py)
+
+    worker_cli.register(sub, tsub, common)
+
     dash = sub.add_parser("dashboard", parents=[common], help="live view of every task in the database")
     dash.add_argument("--once", action="store_true", help="print one frame and exit")
     dash.add_argument("--width", type=int, default=0, help="frame width for --once (default: terminal)")
     dash.set_defaults(func="dashboard")
 
+    sim_cli: Any
     try:
         from exchanges.sim import cli as sim_cli  # another helper's module; optional
     except Exception:  # absent or broken: the runner still works
@@ -156,9 +162,10 @@ def main(argv: Sequence[str] | None = None, *, venue_factory: VenueFactory | Non
             return EXIT_USAGE
         except KeyboardInterrupt:
             return 130
-    from taskmanager import commands, read_commands
+    from taskmanager import commands, read_commands, worker
 
-    handler = getattr(commands, "cmd_" + func, None) or getattr(read_commands, "cmd_" + func)
+    handler = (getattr(commands, "cmd_" + func, None) or getattr(read_commands, "cmd_" + func, None)
+               or getattr(worker, "cmd_" + func))
     try:
         return handler(args, venue_factory=venue_factory)
     except CliError as exc:

@@ -25,13 +25,12 @@ log = logging.getLogger("taskmanager.cli")
 # ---- shared helpers ------------------------------------------------------------
 
 
-def db_path(args: Any) -> Path:
-    """``--db`` or the store's default (``$ARB_DB``, else ``$ARB_HOME/arb.sqlite``)."""
-    if getattr(args, "db", None):
-        return Path(args.db).expanduser()
-    from state.store import default_db_path
+def db_path(args: Any) -> Any:
+    """``--db`` or the default (``$ARB_DB``, else ``$ARB_HOME/arb.sqlite``) as a
+    :class:`state.opener.DbLocation` (a SQLite path or a PostgreSQL URL; ``str()`` hides any password)."""
+    from state.opener import resolve
 
-    return default_db_path()
+    return resolve(getattr(args, "db", None) or None)
 
 
 def _home() -> Path:
@@ -40,12 +39,13 @@ def _home() -> Path:
     return arb_home()
 
 
-async def open_store(path: Path) -> Any:
-    """Open the store or raise CliError with the store's one-line reason."""
-    from state.store import Store, StoreError
+async def open_store(path: Any) -> Any:
+    """Open the store ``path`` (a DbLocation) names, or raise CliError with the store's one-line reason."""
+    from state.opener import open_store as open_any
+    from state.store import StoreError
 
     try:
-        return await Store.open(path)
+        return await open_any(path)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
@@ -54,7 +54,7 @@ async def open_store(path: Path) -> Any:
 
 def _logging(args: Any, console: str, rich_console: Any = None) -> None:
     level = getattr(logging, getattr(args, "log_level", "INFO"), logging.INFO)
-    setup_logging(db_path(args), console=console, level=level, rich_console=rich_console)
+    setup_logging(db_path(args).log_base, console=console, level=level, rich_console=rich_console)
 
 
 def _use_dashboard(args: Any) -> bool:
@@ -145,12 +145,18 @@ def _print(text: str = "") -> None:
 # ---- start / resume / stop / pause (drive tasks) ---------------------------------
 
 
-def cmd_start(args: Any, venue_factory: Any = None) -> int:
+def task_spec(args: Any) -> tuple[Any, Any, Any]:
+    """(strategy class, symbol, config) from the arguments of ``start`` / ``tasks create``; CliError on bad input."""
     symbol = parse_symbol(args.symbol)
     _check_live(args.mode, args.live)
     cls = strategy_class(args.strategy)
     config = load_strategy_config(
         cls, args.config, {"symbol": args.symbol, "flatten_on_exit": True if args.flatten_on_exit else None})
+    return cls, symbol, config
+
+
+def cmd_start(args: Any, venue_factory: Any = None) -> int:
+    cls, symbol, config = task_spec(args)
     return asyncio.run(_start(args, venue_factory, cls, symbol, config))
 
 
@@ -301,7 +307,7 @@ async def _resume(args: Any, venue_factory: Any) -> int:
                                               and await store.intents(record.task_id, unresolved_only=True)):
             reason = f" ({record.last_error.splitlines()[0]})" if record.last_error else ""
             raise CliError(f"task {record.task_id} is already {record.status.value}{reason}; nothing to resume")
-        lease = lease_state(record, clock.now_ms())
+        lease = lease_state(record, await store.now_ms())
         if lease == "live":
             raise CliError(f"task {record.task_id} is running in pid {record.owner_pid} on {record.owner_host}")
         _print(f"task {record.task_id} resuming from {record.state.value} (lease {lease})")
@@ -338,7 +344,7 @@ async def _control(args: Any, venue_factory: Any, action: str) -> int:
         if action == "pause" and record.status is TaskStatus.PAUSED and record.state is State.IDLE:
             _print(f"task {record.task_id} is already paused")
             return 0
-        lease = lease_state(record, clock.now_ms())
+        lease = lease_state(record, await store.now_ms())
         if lease == "live":
             return await _ask_owner(store, record, action, flatten, args.wait)
         _print(f"task {record.task_id} has no live owner (lease {lease}); taking it over to {action} it here")
@@ -368,7 +374,7 @@ async def _ask_owner(store: Any, record: Any, action: str, flatten: bool, wait_s
             for line in pnl_summary_lines(current):
                 _print(line)
             return 0 if current.status.value in ("completed", "stopped", "paused") else 1
-        if lease_state(current, clock.now_ms()) in ("crashed", "stale") and not current.status.is_terminal:
+        if lease_state(current, await store.now_ms()) in ("crashed", "stale") and not current.status.is_terminal:
             raise CliError(f"the owner of task {record.task_id} died before finishing; run 'tasks {action} "
                            f"{record.task_id}' again to take it over", exit_code=1)
         await asyncio.sleep(0.1)

@@ -30,9 +30,9 @@ async def _list(args: Any) -> int:
     store = await open_store(db_path(args))
     try:
         records = await store.list_tasks()
+        now = await store.now_ms()  # leases are judged by the database's clock
     finally:
         await store.close()
-    now = clock.now_ms()
     rows = [task_summary(r, now) for r in records]
     if args.json:
         _json_out(rows)
@@ -44,13 +44,12 @@ async def _list(args: Any) -> int:
     from rich.table import Table
 
     table = Table(header_style="bold", pad_edge=False)
-    for name in ("task_id", "strategy", "symbol", "mode", "status", "state", "lease", "owner_pid", "updated_at",
-                 "realized_pnl_usdt", "fees_usdt", "funding_usdt", "net_delta_base"):
-        table.add_column(name, no_wrap=True)
+    columns = ("task_id", "strategy", "symbol", "mode", "status", "state", "lease", "owner_host", "owner_pid",
+               "updated_at", "realized_pnl_usdt", "fees_usdt", "funding_usdt", "net_delta_base")
+    for name in columns:
+        table.add_column("host" if name == "owner_host" else name, no_wrap=True)
     for row in rows:
-        table.add_row(*(str(row.get(k) if row.get(k) is not None else "-") for k in (
-            "task_id", "strategy", "symbol", "mode", "status", "state", "lease", "owner_pid", "updated_at",
-            "realized_pnl_usdt", "fees_usdt", "funding_usdt", "net_delta_base")))
+        table.add_row(*(str(row.get(k) if row.get(k) is not None else "-") for k in columns))
     Console(width=220 if not sys.stdout.isatty() else None).print(table)
     return 0
 
@@ -72,7 +71,7 @@ async def _show(args: Any) -> int:
             fills=await store.fills(record.task_id),
             funding=await store.funding(record.task_id),
             transitions=await store.transitions(record.task_id),
-            now_ms=clock.now_ms(),
+            now_ms=await store.now_ms(),
         )
     finally:
         await store.close()
