@@ -123,3 +123,24 @@ async def test_postgresql_judges_expiry_by_the_server_clock(db, two, monkeypatch
     await owner.create_task(TaskRecord(task_id="other0000000", strategy="x", symbol="NEIROETHUSDT"))
     (claim,) = await thief.claim_tasks("thief", PID, "skewed", 5, 10, ["sim"])
     assert abs(claim.record.started_ms - await owner.now_ms()) < 5_000
+
+
+async def test_postgresql_claims_skip_rows_another_transaction_holds(db, store):
+    if db.backend is not Backend.POSTGRESQL:
+        pytest.skip("SQLite serializes writers with its file lock")
+    import asyncpg
+
+    for n in range(3):
+        await new_task(store, f"task{n:08d}", owner=None)
+    holder = await asyncpg.connect(db.location)
+    try:
+        held = holder.transaction()
+        await held.start()  # as a commit group in flight would: the row is locked, not yet changed
+        await holder.execute("SELECT 1 FROM tasks WHERE task_id='task00000001' FOR UPDATE")
+        claims = await asyncio.wait_for(store.claim_tasks("w", PID, "h", 30, 10, ["sim"]), 5)  # never waits
+        assert [c.record.task_id for c in claims] == ["task00000000", "task00000002"]
+        await held.rollback()
+        (late,) = await store.claim_tasks("w2", PID, "h2", 30, 10, ["sim"])
+        assert late.record.task_id == "task00000001"
+    finally:
+        await holder.close()
