@@ -192,10 +192,12 @@ async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: i
         rss_idle = sum(psutil.Process(p.pid).memory_info().rss for p in procs)
         results = []
         for pattern in patterns:
+            cpu_before = _cpu_s(procs)
             if pattern == "herd":
                 rounds, publishes = await _rounds_herd(admin, n, samples, ids, task_symbols, distinct, all_settled)
             else:
                 rounds, publishes = await _rounds_one(admin, n, samples, ids, task_symbols, db, replay)
+            cpu = {k: (v - cpu_before.get(k, 0.0)) * 1000 / rounds for k, v in _cpu_s(procs).items()}
             rss = sum(psutil.Process(p.pid).memory_info().rss for p in procs)
             orders = await admin.orders(1000000)
             lat_all, lat_gate = [], []
@@ -210,7 +212,7 @@ async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: i
                             "rounds": rounds, "samples": len(lat_all), "expected": expected,
                             "p50": pct(lat_all)[0], "p99": pct(lat_all)[1], "gate_p99": pct(lat_gate)[1],
                             "rss_mb": rss / 2**20, "rss_idle_mb": rss_idle / 2**20, "build_s": build_s,
-                            "symbols": len(distinct), "workers": len(procs)})
+                            "symbols": len(distinct), "workers": len(procs), "cpu_ms_per_round": cpu})
         return results
     except BaseException:
         out = run_dir / "worker0.out"
@@ -224,6 +226,26 @@ async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: i
             if stats:
                 print(f"{tag}N={n}: worker {w} store {stats}", flush=True)
         await close_state_readers()
+
+
+#: processes whose CPU time is reported per round: the simulator's and the PostgreSQL server's
+CPU_PIDS: dict[str, int] = {}
+
+
+def _cpu_s(workers: list) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the workers, the simulator and the database server."""
+    def used(pid: int, children: bool = False) -> float:
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc] + (proc.children(recursive=True) if children else [])
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+        except psutil.Error:
+            return 0.0
+
+    out = {"workers": sum(used(p.pid) for p in workers)}
+    for name, pid in CPU_PIDS.items():
+        out[name] = used(pid, children=name == "postgres")
+    return out
 
 
 #: a task's rounds are at least this far apart (Gate allows 10 spot orders/s per market)
@@ -252,6 +274,9 @@ async def run(sizes: list[int], samples: int, symbols_mode: str, patterns: list[
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         home = Path(tmp)
         sim, endpoints = start_sim(home, extra_args=["--alias-symbols", str(max(sizes))] if alias else None)
+        CPU_PIDS["sim"] = sim.pid
+        if pg is not None:
+            CPU_PIDS["postgres"] = int((pg.data / "postmaster.pid").read_text().split()[0])
         symbols = list(endpoints.get("symbols", [])) if alias else None
         print(f"symbols: {f'one per task (simulator aliasing, {len(symbols)} served)' if alias else 'NEIROETH shared, one sim account per task'}; "
               f"patterns: {', '.join(patterns)}{'; others on replayed markets' if replay else ''}; "
@@ -273,7 +298,8 @@ async def run(sizes: list[int], samples: int, symbols_mode: str, patterns: list[
                                   f"{res['expected']} reactions over {res['rounds']} rounds, p50 {res['p50']:.1f} ms, "
                                   f"p99 {res['p99']:.1f} ms (gate-triggered p99 {res['gate_p99']:.1f} ms), RSS "
                                   f"{res['rss_mb']:.0f} MB (after build-up {res['rss_idle_mb']:.0f} MB), build-up "
-                                  f"{res['build_s']:.0f} s", flush=True)
+                                  f"{res['build_s']:.0f} s; CPU per round: " + ", ".join(
+                                      f"{k} {v:.0f} ms" for k, v in res["cpu_ms_per_round"].items()), flush=True)
         finally:
             await admin.close()
             stop_proc(sim)

@@ -1,7 +1,8 @@
 """The database schema: forward migrations, one SQL script per version (``PRAGMA user_version``).
 
 Version N of a database has run ``MIGRATIONS[:N]``; :meth:`state.store.Store.open` runs the rest,
-each in its own transaction. Never edit a released migration: append a new one.
+each in its own transaction. Never edit a released migration: append a new one, and its PostgreSQL
+twin to ``state/pg/schema.py`` (tests/state/test_migrations.py compares the two schemas).
 """
 
 from __future__ import annotations
