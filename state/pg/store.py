@@ -395,7 +395,7 @@ class PgStore:
                     async with self._listen_lock:
                         self._listener = await self._listen()
                 except StoreError as exc:
-                    log.warning("notifications: %s; retrying in %.0f s", exc, delay_s)
+                    log.warning("notifications: %s; retrying in %.1f s", exc, delay_s)
                     await asyncio.sleep(delay_s)
                     delay_s = min(delay_s * 2, 10.0)
                     continue
