@@ -11,6 +11,7 @@ import os
 import pytest
 
 from state.api import Backend, Notice
+from state.opener import open_store
 from state.records import TaskRecord, TaskStatus
 from taskmanager.manager import TaskManager
 from tests.state.test_store_contract import new_task, step
@@ -53,11 +54,9 @@ async def test_notifications_reach_other_connections(db, store):
         await listener.close()
 
 
-async def test_postgresql_owner_is_woken_by_a_stop_request_not_by_polling(db, tmp_path, monkeypatch):
-    if db.backend is not Backend.POSTGRESQL:
-        pytest.skip("SQLite owners poll the control table")
-    monkeypatch.setenv("TM_FAKE_VENUE_DIR", str(tmp_path))
-    owner_store, other = await db.open(), await db.open()
+async def test_postgresql_owner_is_woken_by_a_stop_request_not_by_polling(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("TM_FAKE_VENUE_DIR", str(tmp_path))  # (SQLite owners poll the control table)
+    owner_store, other = await open_store(pg_url), await open_store(pg_url)
     try:
         # polls the control table once at start, then only every 60 s: a request must arrive by push
         manager = TaskManager(owner_store, control_poll_s=60.0, control_backstop_s=60.0)

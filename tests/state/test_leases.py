@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from state.api import Backend
+from state.opener import open_store
 from state.records import TaskRecord, TaskStatus
 from tests.state.test_store_contract import new_task
 
@@ -106,10 +106,18 @@ async def test_claims_take_only_runnable_tasks_without_a_live_lease_and_never_th
     assert (again.record.task_id, again.record.started_ms) == (runnable[0], first.started_ms)
 
 
-async def test_postgresql_judges_expiry_by_the_server_clock(db, two, monkeypatch):
-    if db.backend is not Backend.POSTGRESQL:
-        pytest.skip("SQLite lives on one host: its clock is the database's clock")
-    owner, thief = two
+@pytest.fixture
+async def pg_two(pg_url):
+    """Two PostgreSQL stores on one database (SQLite lives on one host: its clock is the database's,
+    and its file lock serializes writers, so the next tests are PostgreSQL's alone)."""
+    a, b = await open_store(pg_url), await open_store(pg_url)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def test_postgresql_judges_expiry_by_the_server_clock(pg_two, monkeypatch):
+    owner, thief = pg_two
     await new_task(owner, owner="o1")
     import state.pg.store as pg_store
 
@@ -125,14 +133,14 @@ async def test_postgresql_judges_expiry_by_the_server_clock(db, two, monkeypatch
     assert abs(claim.record.started_ms - await owner.now_ms()) < 5_000
 
 
-async def test_postgresql_claims_skip_rows_another_transaction_holds(db, store):
-    if db.backend is not Backend.POSTGRESQL:
-        pytest.skip("SQLite serializes writers with its file lock")
+async def test_postgresql_claims_skip_rows_another_transaction_holds(pg_url, pg_two):
     import asyncpg
+
+    store = pg_two[0]
 
     for n in range(3):
         await new_task(store, f"task{n:08d}", owner=None)
-    holder = await asyncpg.connect(db.location)
+    holder = await asyncpg.connect(pg_url)
     try:
         held = holder.transaction()
         await held.start()  # as a commit group in flight would: the row is locked, not yet changed
