@@ -7,7 +7,9 @@
 * :class:`Admin` wraps the simulator's admin API (``/_sim/book``, ``/_sim/orders``,
   ``/_sim/replay``, ``/_sim/accounts``) on one keep-alive aiohttp session.
 * :func:`start_worker` runs ``bench/task_worker.py`` (N delta-neutral tasks in one
-  TaskManager process) and waits for its "ready" line.
+  TaskManager process, on a SQLite file or a PostgreSQL URL) and waits for its "ready" line.
+* :func:`task_states` / :func:`task_states_any`: every task's state, status and unresolved intents,
+  read straight from the runner's database (SQLite file; ``_any``: or PostgreSQL URL).
 * :func:`pct` p50/p99 of a list of ms.
 """
 
@@ -58,16 +60,18 @@ def start_sim(home: Path, scenario: str | None = None, extra_args: list[str] | N
     return proc, json.loads(line)
 
 
-def start_worker(home: Path, endpoints_path: Path, db: Path, specs_path: Path) -> tuple[subprocess.Popen, dict]:
-    """Start the task worker; returns (process, its ready object {"tasks": [...], "pid": ...})."""
+def start_worker(home: Path, endpoints_path: Path, db: Path | str, specs_path: Path,
+                 name: str = "worker") -> tuple[subprocess.Popen, dict]:
+    """Start the task worker (its output in ``home/<name>.out``); returns (process, its ready object
+    {"tasks": [...], "pid": ...})."""
     cmd = [sys.executable, str(ROOT / "bench" / "task_worker.py"), "--endpoints", str(endpoints_path), "--db", str(db),
            "--specs", str(specs_path)]
-    log = open(home / "worker.out", "wb")
+    log = open(home / f"{name}.out", "wb")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=str(ROOT), env=_env(), start_new_session=True)
     line = proc.stdout.readline()
     if not line:
         stop_proc(proc)
-        raise RuntimeError(f"task worker did not start: {(home / 'worker.out').read_text()[-3000:]}")
+        raise RuntimeError(f"task worker did not start: {(home / f'{name}.out').read_text()[-3000:]}")
     return proc, json.loads(line)
 
 
@@ -158,12 +162,41 @@ def task_states(db: Path) -> dict[str, tuple[str, str, int]]:
     return {r[0]: (r[1], r[2], open_rows.get(r[0], 0)) for r in rows}
 
 
+_UNRESOLVED = "('new','open','partially_filled','unknown')"
+_pg_conns: dict[str, object] = {}
+
+
+async def task_states_any(db: Path | str) -> dict[str, tuple[str, str, int]]:
+    """:func:`task_states` for a SQLite file or a PostgreSQL URL (one query, a connection kept per URL)."""
+    text = str(db)
+    if not text.startswith(("postgresql://", "postgres://")):
+        return task_states(Path(text))
+    import asyncpg
+
+    conn = _pg_conns.get(text)
+    if conn is None:
+        conn = _pg_conns[text] = await asyncpg.connect(text)
+    rows = await conn.fetch(  # type: ignore[attr-defined]
+        "SELECT t.task_id, t.state, t.status, (SELECT COUNT(*) FROM order_intents i WHERE i.task_id=t.task_id "
+        f"AND i.status IN {_UNRESOLVED}) AS open FROM tasks t")
+    return {r["task_id"]: (r["state"], r["status"], int(r["open"])) for r in rows}
+
+
+async def close_state_readers() -> None:
+    for conn in _pg_conns.values():
+        await conn.close()  # type: ignore[attr-defined]
+    _pg_conns.clear()
+
+
 async def wait_until(cond, timeout_s: float, poll_s: float = 0.005, what: str = "condition"):
-    """Poll ``cond()`` (sync) until truthy; returns its value; raises TimeoutError naming ``what``."""
+    """Poll ``cond()`` (sync, or returning an awaitable) until truthy; returns its value; raises
+    TimeoutError naming ``what``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         value = cond()
+        if asyncio.iscoroutine(value):
+            value = await value
         if value:
             return value
         if loop.time() > deadline:

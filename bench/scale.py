@@ -22,8 +22,16 @@ Without aliasing all tasks trade NEIROETH from separate sim accounts (herd only)
 
 The worker prints its store's group-commit counters on exit (``commit stats ...``), shown per N.
 
-Usage: ``python bench/scale.py [--sizes 1,10,50,100] [--samples 200] [--symbols auto|alias|shared]``
-(a few minutes; every process it starts is stopped on exit, errors included).
+Several processes, one database (``--workers K``, ``--backend sqlite|postgresql|both``): the N tasks
+are spread over K worker processes (task i in worker i mod K) sharing ONE database: the SQLite file
+or a PostgreSQL database on a throwaway server (tests/pgserver.py, default settings: fsync on).
+Each backend runs with 1 worker and then with K, in the same run, and the summary checks the
+targets: herd p99 with K workers <= 0.6 x the 1-worker figure (per backend), and pattern ``one``
+p99 on PostgreSQL <= 1.5 x the SQLite 1-worker figure.
+
+Usage: ``python bench/scale.py [--sizes 1,10,50,100] [--samples 200] [--symbols auto|alias|shared]
+[--workers K] [--backend sqlite|postgresql|both]`` (a few minutes per backend and worker count;
+every process it starts is stopped on exit, errors included).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil  # noqa: E402
 
 from bench._simproc import (  # noqa: E402
-    Admin, pct, sim_supports, start_sim, start_worker, stop_proc, task_states, wait_until)
+    Admin, close_state_readers, pct, sim_supports, start_sim, start_worker, stop_proc, task_states_any, wait_until)
 from bench.reaction import ARB_QTY, CALM, RICH_BID, TASK_CONFIG, _our_id, _refresh, first_orders  # noqa: E402
 
 
@@ -89,7 +97,7 @@ def _pushed(logged: dict | None, entry: dict) -> int:
     return (logged or {}).get("pushed_perf_ns") or entry["publish_perf_ns"]
 
 
-async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_symbols: list[str], db: Path,
+async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_symbols: list[str], db: Path | str,
                       replay: bool) -> tuple[int, dict[str, list[tuple[int, str]]]]:
     """Each round one task (round robin) gets an edge on ITS symbol while the N-1 others run (with
     ``replay`` on their own replayed markets, else on calm books). Same return as _rounds_herd."""
@@ -108,8 +116,8 @@ async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_s
             await calm_all(admin, sorted(set(task_symbols)))
             last_fresh = time.monotonic()
 
-        def settled(tid=tid) -> bool:
-            st = task_states(db).get(tid)
+        async def settled(tid=tid) -> bool:
+            st = (await task_states_any(db)).get(tid)
             return bool(st) and st[0] == "MONITORING" and st[2] == 0
 
         await wait_until(settled, 60, 0.005, f"N={n}: task {tid} settled before round {r}")
@@ -138,48 +146,59 @@ async def _rounds_one(admin: Admin, n: int, samples: int, ids: list[str], task_s
 
 
 async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: int, symbols: list[str] | None,
-                   patterns: list[str], replay: bool = False) -> list[dict]:
+                   patterns: list[str], replay: bool = False, db: str | None = None, workers: int = 1,
+                   tag: str = "") -> list[dict]:
     """Run N tasks; ``symbols`` (aliasing) gives task i the symbol ``symbols[i]``, None = all on NEIROETH.
-    ``patterns``: run in order on the same worker: "herd" (every task gets an edge at once) and/or
-    "one" (one task at a time, the others running; ``replay``: on their replayed markets)."""
+    ``patterns``: run in order on the same workers: "herd" (every task gets an edge at once) and/or
+    "one" (one task at a time, the others running; ``replay``: on their replayed markets). ``db``: the
+    database (default a SQLite file in the run's directory); ``workers``: processes sharing it."""
     task_symbols = symbols[:n] if symbols else ["NEIROETH"] * n
     distinct = sorted(set(task_symbols))
-    accounts = [await admin.create_account(f"scale{n}-{i}") for i in range(n)]
+    accounts = [await admin.create_account(f"scale{tag}{n}-{i}") for i in range(n)]
     specs = [{"symbol": sym, "config": TASK_CONFIG, "api_key": a["api_key"], "api_secret": a["api_secret"]}
              for sym, a in zip(task_symbols, accounts)]
-    run_dir = home / f"n{n}"
+    run_dir = home / f"{tag}n{n}"
     run_dir.mkdir()
     (run_dir / "endpoints.json").write_text(json.dumps(endpoints))
-    (run_dir / "specs.json").write_text(json.dumps(specs))
-    db = run_dir / "arb.sqlite"
-    worker, ready = start_worker(run_dir, run_dir / "endpoints.json", db, run_dir / "specs.json")
-    ids = ready["tasks"]
+    db = db or str(run_dir / "arb.sqlite")
+    workers = max(1, min(workers, n))
+    procs, held = [], []
     try:
-        def all_settled() -> bool:
-            st = task_states(db)
+        for w in range(workers):  # worker w drives tasks w, w + K, w + 2K, ...
+            (run_dir / f"specs{w}.json").write_text(json.dumps(specs[w::workers]))
+            proc, ready = start_worker(run_dir, run_dir / "endpoints.json", db, run_dir / f"specs{w}.json",
+                                       f"worker{w}")
+            procs.append(proc)
+            held.append(ready["tasks"])
+        ids = [held[i % workers][i // workers] for i in range(n)]
+
+        async def all_settled() -> bool:
+            st = await task_states_any(db)
             return all(st.get(t, ("",))[0] == "MONITORING" and st[t][2] == 0 for t in ids)
 
         t_build = time.monotonic()
         deadline = time.monotonic() + 120 + n
         while True:  # build-up: keep the books fresh meanwhile
             await calm_all(admin, distinct)
-            if all_settled():
+            if await all_settled():
                 await asyncio.sleep(3)  # build rounds are >= 1 s apart: be sure it is over
                 await calm_all(admin, distinct)
-                if all_settled():
+                if await all_settled():
                     break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"N={n}: build-up not finished in time: {task_states(db)}")
+                raise TimeoutError(f"N={n}: build-up not finished in time: {await task_states_any(db)}")
             await asyncio.sleep(0.5)
         build_s = time.monotonic() - t_build
-        rss_idle = psutil.Process(worker.pid).memory_info().rss
+        rss_idle = sum(psutil.Process(p.pid).memory_info().rss for p in procs)
         results = []
         for pattern in patterns:
+            cpu_before = _cpu_s(procs)
             if pattern == "herd":
                 rounds, publishes = await _rounds_herd(admin, n, samples, ids, task_symbols, distinct, all_settled)
             else:
                 rounds, publishes = await _rounds_one(admin, n, samples, ids, task_symbols, db, replay)
-            rss = psutil.Process(worker.pid).memory_info().rss
+            cpu = {k: (v - cpu_before.get(k, 0.0)) * 1000 / rounds for k, v in _cpu_s(procs).items()}
+            rss = sum(psutil.Process(p.pid).memory_info().rss for p in procs)
             orders = await admin.orders(1000000)
             lat_all, lat_gate = [], []
             for tid in ids:
@@ -193,18 +212,40 @@ async def one_size(home: Path, admin: Admin, endpoints: dict, n: int, samples: i
                             "rounds": rounds, "samples": len(lat_all), "expected": expected,
                             "p50": pct(lat_all)[0], "p99": pct(lat_all)[1], "gate_p99": pct(lat_gate)[1],
                             "rss_mb": rss / 2**20, "rss_idle_mb": rss_idle / 2**20, "build_s": build_s,
-                            "symbols": len(distinct)})
+                            "symbols": len(distinct), "workers": len(procs), "cpu_ms_per_round": cpu})
         return results
     except BaseException:
-        out = run_dir / "worker.out"
+        out = run_dir / "worker0.out"
         if out.exists():
-            print(f"--- worker.out (tail)\n{out.read_text()[-3000:]}", file=sys.stderr)
+            print(f"--- worker0.out (tail)\n{out.read_text()[-3000:]}", file=sys.stderr)
         raise
     finally:
-        stop_proc(worker, grace_s=60)
-        stats = _commit_stats(run_dir / "worker.out")
-        if stats:
-            print(f"N={n}: worker store {stats}", flush=True)
+        for w, proc in enumerate(procs):
+            stop_proc(proc, grace_s=60)
+            stats = _commit_stats(run_dir / f"worker{w}.out")
+            if stats:
+                print(f"{tag}N={n}: worker {w} store {stats}", flush=True)
+        await close_state_readers()
+
+
+#: processes whose CPU time is reported per round: the simulator's and the PostgreSQL server's
+CPU_PIDS: dict[str, int] = {}
+
+
+def _cpu_s(workers: list) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the workers, the simulator and the database server."""
+    def used(pid: int, children: bool = False) -> float:
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc] + (proc.children(recursive=True) if children else [])
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+        except psutil.Error:
+            return 0.0
+
+    out = {"workers": sum(used(p.pid) for p in workers)}
+    for name, pid in CPU_PIDS.items():
+        out[name] = used(pid, children=name == "postgres")
+    return out
 
 
 #: a task's rounds are at least this far apart (Gate allows 10 spot orders/s per market)
@@ -219,35 +260,73 @@ def _commit_stats(path: Path) -> str:
     return lines[-1] if lines else ""
 
 
-async def run(sizes: list[int], samples: int, symbols_mode: str, patterns: list[str], replay: bool) -> None:
+async def run(sizes: list[int], samples: int, symbols_mode: str, patterns: list[str], replay: bool,
+              workers: int = 1, backends: tuple[str, ...] = ("sqlite",)) -> None:
     alias = symbols_mode == "alias" or (symbols_mode == "auto" and sim_supports("--alias-symbols"))
     if not alias:
         patterns = ["herd"]  # one symbol: every task reacts to every publish
         replay = False
+    pg = None
+    if "postgresql" in backends:
+        from tests.pgserver import PgServer
+
+        pg = PgServer(fast=False).start()  # default durability: fsync on, synchronous_commit on
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         home = Path(tmp)
         sim, endpoints = start_sim(home, extra_args=["--alias-symbols", str(max(sizes))] if alias else None)
+        CPU_PIDS["sim"] = sim.pid
+        if pg is not None:
+            CPU_PIDS["postgres"] = int((pg.data / "postmaster.pid").read_text().split()[0])
         symbols = list(endpoints.get("symbols", [])) if alias else None
         print(f"symbols: {f'one per task (simulator aliasing, {len(symbols)} served)' if alias else 'NEIROETH shared, one sim account per task'}; "
-              f"patterns: {', '.join(patterns)}{'; others on replayed markets' if replay else ''}", flush=True)
+              f"patterns: {', '.join(patterns)}{'; others on replayed markets' if replay else ''}; "
+              f"backends: {', '.join(backends)}; workers: {', '.join(map(str, sorted({1, workers})))}", flush=True)
         admin = Admin(endpoints)
         results = []
         try:
             await admin.pause_replay()
-            for n in sizes:
-                for res in await one_size(home, admin, endpoints, n, samples, symbols, patterns, replay):
-                    results.append(res)
-                    print(f"N={n} {res['pattern']}: {res['samples']}/{res['expected']} reactions over {res['rounds']} "
-                          f"rounds, p50 {res['p50']:.1f} ms, p99 {res['p99']:.1f} ms (gate-triggered p99 "
-                          f"{res['gate_p99']:.1f} ms), RSS {res['rss_mb']:.0f} MB (after build-up "
-                          f"{res['rss_idle_mb']:.0f} MB), build-up {res['build_s']:.0f} s", flush=True)
+            for backend in backends:
+                for k in sorted({1, workers}):
+                    for n in sizes:
+                        tag = f"{backend[:2]}{k}w"
+                        db = await asyncio.to_thread(pg.create_database) if backend == "postgresql" and pg else None
+                        for res in await one_size(home, admin, endpoints, n, samples, symbols, patterns, replay,
+                                                  db=db, workers=k, tag=tag):
+                            res["backend"] = backend
+                            results.append(res)
+                            print(f"{backend} x{res['workers']} N={n} {res['pattern']}: {res['samples']}/"
+                                  f"{res['expected']} reactions over {res['rounds']} rounds, p50 {res['p50']:.1f} ms, "
+                                  f"p99 {res['p99']:.1f} ms (gate-triggered p99 {res['gate_p99']:.1f} ms), RSS "
+                                  f"{res['rss_mb']:.0f} MB (after build-up {res['rss_idle_mb']:.0f} MB), build-up "
+                                  f"{res['build_s']:.0f} s; CPU per round: " + ", ".join(
+                                      f"{k} {v:.0f} ms" for k, v in res["cpu_ms_per_round"].items()), flush=True)
         finally:
             await admin.close()
             stop_proc(sim)
-        print("\n   N  pattern      symbols  reactions  p50 ms  p99 ms  gate p99 ms  RSS MB")
+            if pg is not None:
+                pg.stop()
+        print("\nbackend     workers     N  pattern      symbols  reactions  p50 ms  p99 ms  gate p99 ms  RSS MB")
         for r in results:
-            print(f"{r['n']:>4}  {r['pattern']:<11}  {r['symbols']:>7}  {r['samples']:>9}  {r['p50']:>6.1f}  "
-                  f"{r['p99']:>6.1f}  {r['gate_p99']:>11.1f}  {r['rss_mb']:>6.0f}")
+            print(f"{r['backend']:<10}  {r['workers']:>7}  {r['n']:>4}  {r['pattern']:<11}  {r['symbols']:>7}  "
+                  f"{r['samples']:>9}  {r['p50']:>6.1f}  {r['p99']:>6.1f}  {r['gate_p99']:>11.1f}  {r['rss_mb']:>6.0f}")
+        _targets(results, workers)
+
+
+def _targets(results: list[dict], workers: int) -> None:
+    """The issue's targets, from figures of this run: herd p99 with K workers <= 0.6 x one worker's (same
+    backend and N), and ``one`` p99 on PostgreSQL (one worker) <= 1.5 x SQLite's (one worker)."""
+    fig = {(r["backend"], r["workers"], r["n"], r["pattern"].split("+")[0]): r["p99"] for r in results}
+    for (backend, k, n, pattern), p99 in sorted(fig.items()):
+        base = fig.get((backend, 1, n, pattern))
+        if pattern == "herd" and k == workers > 1 and base:
+            ok = p99 <= 0.6 * base
+            print(f"target {backend} N={n} herd: {k} workers p99 {p99:.1f} ms = {p99 / base:.2f} x one worker's "
+                  f"{base:.1f} ms (<= 0.6): {'met' if ok else 'NOT met'}")
+        lite = fig.get(("sqlite", 1, n, pattern))
+        if backend == "postgresql" and pattern == "one" and k == 1 and lite:
+            ok = p99 <= 1.5 * lite
+            print(f"target N={n} one: PostgreSQL p99 {p99:.1f} ms = {p99 / lite:.2f} x SQLite's {lite:.1f} ms "
+                  f"(<= 1.5): {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":
@@ -261,6 +340,11 @@ if __name__ == "__main__":
                         help="comma list: one (one task at a time gets an edge while the others run), herd (all at once)")
     parser.add_argument("--replay", action="store_true",
                         help="pattern one: the other tasks' symbols replay the recording meanwhile (market load)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also run with the tasks spread over this many worker processes on one database")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite",
+                        help="the database: a SQLite file, a PostgreSQL server started for the run, or both")
     args = parser.parse_args()
     asyncio.run(run([int(x) for x in args.sizes.split(",")], args.samples, args.symbols,
-                    [p.strip() for p in args.patterns.split(",") if p.strip()], args.replay))
+                    [p.strip() for p in args.patterns.split(",") if p.strip()], args.replay, max(1, args.workers),
+                    ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)))

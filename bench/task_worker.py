@@ -1,6 +1,6 @@
 """Bench helper process: N delta-neutral tasks driven by ONE TaskManager against the simulator.
 
-``python bench/task_worker.py --endpoints E.json --db DB --specs S.json`` where S.json is a list of
+``python bench/task_worker.py --endpoints E.json --db DB|URL --specs S.json`` where S.json is a list of
 ``{"symbol": "NEIROETH", "config": {...}, "api_key": "...", "api_secret": "..."}`` (api key/secret
 optional: the endpoints' own are used). Every task gets its own connectors
 (``exchanges.factory.venues_from_endpoints``). Prints one JSON line ``{"pid", "tasks": [ids]}``
@@ -24,7 +24,7 @@ import msgspec  # noqa: E402
 from exchanges import clock  # noqa: E402
 from exchanges.factory import venues_from_endpoints  # noqa: E402
 from state.records import State, TaskRecord, TaskStatus  # noqa: E402
-from state.store import Store  # noqa: E402
+from state.opener import open_store  # noqa: E402
 from strategies.delta_neutral import DeltaNeutralTask, load_config  # noqa: E402
 from taskmanager.manager import TaskManager  # noqa: E402
 
@@ -32,7 +32,7 @@ from taskmanager.manager import TaskManager  # noqa: E402
 async def main(endpoints_path: str, db: str, specs_path: str) -> None:
     endpoints = json.loads(Path(endpoints_path).read_text())
     specs = json.loads(Path(specs_path).read_text())
-    store = await Store.open(db)
+    store = await open_store(db)
     manager = TaskManager(store)
     ids = []
     try:

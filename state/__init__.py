@@ -1,1 +1,1 @@
-"""Persistence: the SQLite store and its records."""
+"""Persistence: the store interface (api.py), its SQLite (store.py) and PostgreSQL (pg/) backends, records."""

@@ -91,6 +91,10 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     context: str = "{}"
     pnl: str = "{}"
     last_error: str = ""
+    #: planned run length in seconds (``tasks create --duration``; 0 = until stopped), counted from
+    #: ``started_ms``, the first time any process drove the task (0 = never driven yet)
+    duration_s: float = 0.0
+    started_ms: int = 0
 
 
 class OrderIntent(msgspec.Struct, kw_only=True):

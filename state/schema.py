@@ -1,7 +1,8 @@
 """The database schema: forward migrations, one SQL script per version (``PRAGMA user_version``).
 
 Version N of a database has run ``MIGRATIONS[:N]``; :meth:`state.store.Store.open` runs the rest,
-each in its own transaction. Never edit a released migration: append a new one.
+each in its own transaction. Never edit a released migration: append a new one, and its PostgreSQL
+twin to ``state/pg/schema.py`` (tests/state/test_migrations.py compares the two schemas).
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ MIGRATIONS: list[str] = [
     """,
     # v2: sampled telemetry for charts (state/history.py: retention, SQL)
     HISTORY_MIGRATION,
+    # v3: what a worker needs to run a task recorded by `tasks create` (the planned run length) and
+    # when the task was first driven (a failover keeps the same end)
+    """
+    ALTER TABLE tasks ADD COLUMN duration_s REAL NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -38,6 +38,35 @@ def heartbeat_many(db: sqlite3.Connection, ids: list[str], owner_id: str, ts: in
     return held
 
 
+def claim_many(db: sqlite3.Connection, columns: str, statuses: list[str], modes: list[str], expired_before_ms: int,
+               limit: int, owner: tuple[str, int, str, int]) -> list[tuple[Any, ...]]:
+    """Take up to ``limit`` runnable tasks (status in ``statuses``, mode in ``modes``) that have no owner
+    or a heartbeat before ``expired_before_ms``, oldest first; ``owner`` = (id, pid, host, now ms).
+    Returns their rows (``columns``) as now held, each followed by the previous owner id and host."""
+    if not statuses or not modes or limit <= 0:
+        return []
+    owner_id, pid, host, ts = owner
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        picked = db.execute(
+            f"SELECT task_id, owner_id, owner_host FROM tasks WHERE status IN ({','.join('?' * len(statuses))}) "
+            f"AND mode IN ({','.join('?' * len(modes))}) AND (owner_id IS NULL OR heartbeat_ms < ?) "
+            "ORDER BY created_ms, task_id LIMIT ?", [*statuses, *modes, expired_before_ms, limit]).fetchall()
+        out: list[tuple[Any, ...]] = []
+        for task_id, previous_owner, previous_host in picked:
+            db.execute("UPDATE tasks SET owner_id=?, owner_pid=?, owner_host=?, heartbeat_ms=?, updated_ms=?, "
+                       "started_ms=CASE WHEN started_ms=0 THEN ? ELSE started_ms END WHERE task_id=?",
+                       (owner_id, pid, host, ts, ts, ts, task_id))
+            row = db.execute(f"SELECT {columns} FROM tasks WHERE task_id=?", (task_id,)).fetchone()
+            out.append((*row, previous_owner, previous_host))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return out
+
+
 def put_live_many(db: sqlite3.Connection, params: list) -> None:
     """Upsert telemetry rows (flat ``task_id, updated_ms, data`` triples) in one transaction."""
     db.execute("BEGIN IMMEDIATE")
@@ -76,4 +105,4 @@ def split_sql(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
-__all__ = ["CHUNK", "execute", "fetch", "heartbeat_many", "insert", "put_live_many", "split_sql"]
+__all__ = ["CHUNK", "claim_many", "execute", "fetch", "heartbeat_many", "insert", "put_live_many", "split_sql"]

@@ -29,7 +29,9 @@ from typing import Any, TypeVar
 import msgspec
 
 from exchanges.clock import now_ms
+from state.api import RUNNABLE_STATUSES, Backend, Claim, Notice
 from state.commit import GroupCommitter, Step, build_step
+from state.errors import LeaseLost, StoreError
 from state.records import (
     ControlRequest,
     FillRecord,
@@ -49,17 +51,9 @@ from state.sqlite_worker import SqliteWorker
 T = TypeVar("T")
 
 
-class StoreError(Exception):
-    """The database cannot be used (newer schema, corrupt, unreadable). One-line message."""
-
-
-class LeaseLost(StoreError):
-    """A commit was attempted by a process that no longer owns the task's lease."""
-
-
 _TASK_COLUMNS = (
     "task_id, strategy, symbol, mode, config, status, state, created_ms, updated_ms, state_entered_ms, "
-    "owner_id, owner_pid, owner_host, heartbeat_ms, version, context, pnl, last_error"
+    "owner_id, owner_pid, owner_host, heartbeat_ms, version, context, pnl, last_error, duration_s, started_ms"
 )
 _intent_decoder = msgspec.json.Decoder(OrderIntent)
 _fill_decoder = msgspec.json.Decoder(FillRecord)
@@ -96,17 +90,21 @@ def _ensure_file_0600(path: Path) -> None:
 
 def _task_from_row(row: sqlite3.Row | tuple) -> TaskRecord:
     (task_id, strategy, symbol, mode, config, status, state, created_ms, updated_ms, state_entered_ms,
-     owner_id, owner_pid, owner_host, heartbeat_ms, version, context, pnl, last_error) = row
+     owner_id, owner_pid, owner_host, heartbeat_ms, version, context, pnl, last_error, duration_s,
+     started_ms) = row
     return TaskRecord(
         task_id=task_id, strategy=strategy, symbol=symbol, mode=mode, config=config,
         status=TaskStatus(status), state=State(state), created_ms=created_ms, updated_ms=updated_ms,
         state_entered_ms=state_entered_ms, owner_id=owner_id, owner_pid=owner_pid, owner_host=owner_host,
         heartbeat_ms=heartbeat_ms, version=version, context=context, pnl=pnl, last_error=last_error,
+        duration_s=float(duration_s), started_ms=started_ms,
     )
 
 
 class Store:
-    """Async SQLite store. Create with :meth:`open`; close with :meth:`close`."""
+    """Async SQLite store (:class:`state.api.TaskStore`). Create with :meth:`open`; close with :meth:`close`."""
+
+    backend = Backend.SQLITE
 
     def __init__(self, worker: SqliteWorker, path: Path) -> None:
         self._worker = worker
@@ -182,6 +180,10 @@ class Store:
 
         return await self._checkpoint_worker.run(run)
 
+    async def now_ms(self) -> int:
+        """The database's clock: on SQLite (one host) this host's clock."""
+        return now_ms()
+
     @property
     def commit_stats(self) -> dict[str, int]:
         """Group-commit counters: ``groups``, ``steps``, ``max_group`` (benches)."""
@@ -218,8 +220,8 @@ class Store:
         rec.updated_ms = ts
         row = (rec.task_id, rec.strategy, rec.symbol, rec.mode, rec.config, rec.status.value, State(rec.state).value,
                rec.created_ms, rec.updated_ms, rec.state_entered_ms, rec.owner_id, rec.owner_pid, rec.owner_host,
-               rec.heartbeat_ms, rec.version, rec.context, rec.pnl, rec.last_error)
-        await self._write(True, stmt.execute, f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({','.join('?' * 18)})", row)
+               rec.heartbeat_ms, rec.version, rec.context, rec.pnl, rec.last_error, rec.duration_s, rec.started_ms)
+        await self._write(True, stmt.execute, f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({','.join('?' * 20)})", row)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         rows = await self._fetchall(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id=?", (task_id,))
@@ -324,9 +326,11 @@ class Store:
 
     async def transitions(self, task_id: str, limit: int | None = None) -> list[TransitionRecord]:
         """Journal rows of a task, oldest first (the newest ``limit`` when given)."""
-        sql = "SELECT task_id, version, ts_ms, src, dst, trigger, reason FROM transitions WHERE task_id=?"
-        if limit is not None:
-            sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)}) ORDER BY ts_ms"
+        cols = "task_id, version, ts_ms, src, dst, trigger, reason"
+        sql = f"SELECT {cols} FROM transitions WHERE task_id=?"
+        if limit is not None:  # rows of the same millisecond keep their journal order
+            sql = (f"SELECT {cols} FROM (SELECT id, {cols} FROM transitions WHERE task_id=? ORDER BY id DESC "
+                   f"LIMIT {int(limit)}) ORDER BY ts_ms, id")
             rows = await self._fetchall(sql, (task_id,))
         else:
             rows = await self._fetchall(sql + " ORDER BY id", (task_id,))
@@ -355,9 +359,9 @@ class Store:
         at once exactly one succeeds.
         """
         ts = now_ms()
-        sql = ("UPDATE tasks SET owner_id=?, owner_pid=?, owner_host=?, heartbeat_ms=?, updated_ms=? "
-               "WHERE task_id=?")
-        params: list[Any] = [owner_id, pid, host, ts, ts, task_id]
+        sql = ("UPDATE tasks SET owner_id=?, owner_pid=?, owner_host=?, heartbeat_ms=?, updated_ms=?, "
+               "started_ms=CASE WHEN started_ms=0 THEN ? ELSE started_ms END WHERE task_id=?")
+        params: list[Any] = [owner_id, pid, host, ts, ts, ts, task_id]
         if take_from is None:
             sql += " AND (owner_id IS NULL OR owner_id=? OR heartbeat_ms < ?)"
             params += [owner_id, ts - int(ttl_s * 1000)]
@@ -381,6 +385,15 @@ class Store:
     async def release_lease(self, task_id: str, owner_id: str) -> None:
         await self._write(True, stmt.execute, "UPDATE tasks SET owner_id=NULL, owner_pid=NULL, owner_host=NULL, "
                           "heartbeat_ms=0 WHERE task_id=? AND owner_id=?", (task_id, owner_id))
+
+    async def claim_tasks(self, owner_id: str, pid: int, host: str, ttl_s: float, limit: int,
+                          modes: Iterable[str]) -> list[Claim]:
+        """Take up to ``limit`` runnable tasks without a live lease, oldest first (TaskStore.claim_tasks);
+        one ``BEGIN IMMEDIATE`` transaction, so two workers never claim the same task."""
+        ts = now_ms()
+        rows = await self._write(True, stmt.claim_many, _TASK_COLUMNS, [s.value for s in RUNNABLE_STATUSES],
+                                 list(modes), ts - int(ttl_s * 1000), int(limit), (owner_id, pid, host, ts))
+        return [Claim(record=_task_from_row(r[:-2]), previous_owner=r[-2], previous_host=r[-1]) for r in rows]
 
     # ---- control requests --------------------------------------------------
 
@@ -407,6 +420,10 @@ class Store:
 
     async def ack_control(self, control_id: int) -> None:
         await self._write(True, stmt.execute, "UPDATE control SET acked_ms=? WHERE id=?", (now_ms(), control_id))
+
+    async def subscribe(self, notice: Notice, callback: Callable[[str], None]) -> bool:
+        """SQLite cannot push: always False (owners poll the control table, workers poll for tasks)."""
+        return False
 
     async def control(self, control_id: int) -> ControlRequest | None:
         rows = await self._fetchall(

@@ -32,7 +32,7 @@ from exchanges.models import VenueId
 from exchanges.venue import Venue
 from state.records import State, TaskRecord, TaskStatus, TransitionRecord
 from state.records import FillRecord, FundingRecord, OrderIntent
-from state.store import Store
+from state.api import TaskStore
 from strategies.alerts import AlertSink, no_alert
 from strategies.execution.fence import LeaseFence
 from strategies.execution.journal import Journal
@@ -115,7 +115,7 @@ class StrategyTask:
     config_type: ClassVar[type[msgspec.Struct]] = EmptyConfig
     context_type: ClassVar[type[BaseContext]] = BaseContext
 
-    def __init__(self, record: TaskRecord, store: Store, venues: Mapping[VenueId, Venue], owner_id: str,
+    def __init__(self, record: TaskRecord, store: TaskStore, venues: Mapping[VenueId, Venue], owner_id: str,
                  fence: LeaseFence | None = None) -> None:
         self.record = record
         self.task_id = record.task_id

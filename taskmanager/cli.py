@@ -74,9 +74,9 @@ def _main(argv: Sequence[str] | None, venue_factory: VenueFactory | None) -> int
             return EXIT_USAGE
         except KeyboardInterrupt:
             return 130
-    from taskmanager import commands, maint_commands, read_commands
+    from taskmanager import commands, maint_commands, read_commands, worker
 
-    handler = next(getattr(m, "cmd_" + func) for m in (commands, read_commands, maint_commands)
+    handler = next(getattr(m, "cmd_" + func) for m in (commands, read_commands, maint_commands, worker)
                    if hasattr(m, "cmd_" + func))
     try:
         return int(handler(args, venue_factory=venue_factory))
@@ -101,7 +101,7 @@ def _db_of(args: Any) -> Path | None:
         return None
     from taskmanager.commands import db_path
 
-    return db_path(args)
+    return db_path(args).log_base
 
 
 def _silence_stdout() -> None:

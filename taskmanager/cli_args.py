@@ -48,23 +48,30 @@ def number_type(parse: Callable[[str], float], ok: Callable[[float], bool], want
 
 
 positive_seconds = number_type(float, lambda v: v > 0, "a positive number of seconds")
+positive_int = number_type(int, lambda v: v > 0, "a whole number > 0")
 days = number_type(float, lambda v: v >= 0, "a number of days >= 0")
 width = number_type(int, lambda v: v == 0 or 40 <= v <= 1000, "0 (the terminal's) or 40..1000 columns")
 
 
 def _db_option() -> Parser:
     p = Parser(add_help=False)
-    p.add_argument("--db", metavar="PATH", help="database file (default: $ARB_DB or ~/.arb-runner/arb.sqlite)")
+    p.add_argument("--db", metavar="PATH|URL", help="SQLite file or postgresql://user@host:port/dbname "
+                   "(default: $ARB_DB or ~/.arb-runner/arb.sqlite)")
     return p
 
 
-def _drive_options() -> Parser:
+def _log_options() -> Parser:
     p = Parser(add_help=False)
-    p.add_argument("--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="console and log-file level (default INFO)")
     p.add_argument("--log-json", action="store_true",
                    help="JSON lines in the log file (and on a non-terminal console) for log shippers")
+    return p
+
+
+def _drive_options() -> Parser:
+    p = Parser(add_help=False, parents=[_log_options()])
+    p.add_argument("--no-dashboard", action="store_true", help="plain log lines instead of the live dashboard")
     p.add_argument("--json", action="store_true", help="print the end-of-run summary as one JSON object")
     return p
 
@@ -150,6 +157,31 @@ def build_parser() -> Parser:
     t_prune.add_argument("--before", type=days, required=True, metavar="DAYS",
                          help="age in days of the last update (0 = every finished task)")
     t_prune.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+
+    t_create = _sub(tsub, "create", "record a task without running it (a worker runs it); prints its id",
+                    "run.py tasks create --symbol NEIROETH --duration 3600 --db postgresql://arb@db:5432/arb",
+                    [db], "tasks_create")
+    t_create.add_argument("--symbol", required=True, help="base coin or pair, e.g. NEIROETH or NEIROETH_USDT")
+    t_create.add_argument("--mode", choices=["sim", "paper", "live"], default="sim",
+                          help="sim (default), paper or live (a worker runs live tasks only with --live)")
+    t_create.add_argument("--live", action="store_true", help="confirm real trading with --mode live")
+    t_create.add_argument("--config", metavar="PATH", help="TOML file of strategy values (README, Configuration)")
+    t_create.add_argument("--duration", type=positive_seconds, metavar="SECONDS",
+                          help="end it (completed) this long after a worker first drives it")
+    t_create.add_argument("--strategy", default="delta_neutral", help="strategy name (default delta_neutral)")
+    t_create.add_argument("--flatten-on-exit", action="store_true",
+                          help="unwind spot inventory and close the perp when the task stops")
+    t_create.add_argument("--json", action="store_true", help="print the new task as JSON instead of its id")
+
+    worker = _sub(sub, "worker", "run the runnable tasks of a (shared) database until SIGTERM (see tasks create)",
+                  "run.py worker --db postgresql://arb@db:5432/arb --host-id host-a --max-tasks 50",
+                  [db, _log_options()], "worker")
+    worker.add_argument("--host-id", metavar="NAME", help="this worker's name in leases and tasks list "
+                        "(default: the hostname)")
+    worker.add_argument("--max-tasks", type=positive_int, default=100, metavar="N",
+                        help="drive at most N tasks at once (default 100)")
+    worker.add_argument("--live", action="store_true",
+                        help="also run live-mode tasks (REAL orders; keys from the environment)")
 
     dash = _sub(sub, "dashboard", "live view of every task in the database, or of one task in detail",
                 "run.py dashboard 3f9c", [db], "dashboard")

@@ -14,24 +14,26 @@ import logging
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exchanges import clock
 from taskmanager.errors import CliError
 from taskmanager.logsetup import setup_logging
+
+if TYPE_CHECKING:
+    from state.opener import DbLocation
 
 log = logging.getLogger("taskmanager.cli")
 
 # ---- shared helpers ------------------------------------------------------------
 
 
-def db_path(args: Any) -> Path:
-    """``--db`` or the store's default (``$ARB_DB``, else ``$ARB_HOME/arb.sqlite``)."""
-    if getattr(args, "db", None):
-        return Path(args.db).expanduser()
-    from state.store import default_db_path
+def db_path(args: Any) -> DbLocation:
+    """``--db`` or the default (``$ARB_DB``, else ``$ARB_HOME/arb.sqlite``) as a
+    :class:`state.opener.DbLocation` (a SQLite path or a PostgreSQL URL; ``str()`` hides any password)."""
+    from state.opener import resolve
 
-    return default_db_path()
+    return resolve(getattr(args, "db", None) or None)
 
 
 def _home() -> Path:
@@ -40,17 +42,19 @@ def _home() -> Path:
     return arb_home()
 
 
-async def open_store(path: Path, *, create: bool = True) -> Any:
-    """Open the store or raise CliError with the store's one-line reason.
+async def open_store(path: Any, *, create: bool = True) -> Any:
+    """Open the store ``path`` (a :class:`state.opener.DbLocation`) names, or raise CliError with
+    the store's one-line reason.
 
-    ``create=False`` (every command but ``start``): a missing database is refused with one line
+    ``create=False`` (every command but ``start``): a missing SQLite file is refused with one line
     and nothing is created."""
-    from state.store import Store, StoreError
+    from state.opener import open_store as open_any
+    from state.store import StoreError
 
     if not create and not path.exists():
         raise CliError(f"no database at {path} (nothing has run with it yet; see --db)")
     try:
-        return await Store.open(path)
+        return await open_any(path)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
@@ -61,7 +65,7 @@ def _logging(args: Any, console: str, rich_console: Any = None, *, create_file: 
     """Logging for a command: ``console`` as :func:`setup_logging`; while a live dashboard draws
     (``rich_console`` given) the console shows WARNING and up only, the file everything."""
     level = getattr(logging, getattr(args, "log_level", "INFO"), logging.INFO)
-    setup_logging(db_path(args), console=console, level=level, rich_console=rich_console,
+    setup_logging(db_path(args).log_base, console=console, level=level, rich_console=rich_console,
                   console_level=logging.WARNING if rich_console is not None else None,
                   json_lines=bool(getattr(args, "log_json", False)), create_file=create_file)
 
@@ -144,6 +148,27 @@ async def build_venues(venue_factory: Any, mode: str, symbol: Any, *, live_confi
     return dict(venues)
 
 
+def on_signals(first: Any, again: Any) -> None:
+    """SIGINT/SIGTERM handlers on the running loop: ``first(signal_name)`` the first time, then
+    ``again()`` (after a warning) for any further signal: a second Ctrl-C aborts at once."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    seen = 0
+
+    def on_signal(name: str) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 1:
+            first(name)
+        else:
+            log.warning("%s again: aborting; tasks keep their last checkpoint", name)
+            again()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+
+
 def _check_live(mode: str, confirmed: bool) -> None:
     if mode == "live" and not confirmed:
         raise CliError("--mode live places REAL orders: add --live to confirm (keys come from the environment)")
@@ -181,12 +206,18 @@ def _notifier(args: Any) -> Any:
 # ---- start / resume / stop / pause (drive tasks) ---------------------------------
 
 
-def cmd_start(args: Any, venue_factory: Any = None) -> int:
+def task_spec(args: Any) -> tuple[Any, Any, Any]:
+    """(strategy class, symbol, config) from the arguments of ``start`` / ``tasks create``; CliError on bad input."""
     symbol = parse_symbol(args.symbol)
     _check_live(args.mode, args.live)
     cls = strategy_class(args.strategy)
     config = load_strategy_config(
         cls, args.config, {"symbol": args.symbol, "flatten_on_exit": True if args.flatten_on_exit else None})
+    return cls, symbol, config
+
+
+def cmd_start(args: Any, venue_factory: Any = None) -> int:
+    cls, symbol, config = task_spec(args)
     notifier = _notifier(args)
     return asyncio.run(_start(args, venue_factory, cls, symbol, config, notifier))
 
@@ -249,21 +280,11 @@ async def _drive_and_report(args: Any, manager: Any, store: Any, task_id: str, d
 
     from taskmanager.dashboard import run_dashboard
 
-    loop = asyncio.get_running_loop()
-    signals_seen = 0
+    def stop_gracefully(name: str) -> None:
+        log.warning("%s: stopping gracefully (send it again to abort at once)", name)
+        manager.request_stop_all(reason="signal")
 
-    def on_signal(name: str) -> None:
-        nonlocal signals_seen
-        signals_seen += 1
-        if signals_seen == 1:
-            log.warning("%s: stopping gracefully (send it again to abort at once)", name)
-            manager.request_stop_all(reason="signal")
-        else:
-            log.warning("%s again: aborting; tasks keep their last checkpoint", name)
-            manager.abort()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig.name)
+    on_signals(stop_gracefully, manager.abort)
     stop_dash = asyncio.Event()
     dash_task = asyncio.create_task(run_dashboard(store, console=console, stop=stop_dash)) if dashboard else None
     notifier = manager.notifier
@@ -279,7 +300,7 @@ async def _drive_and_report(args: Any, manager: Any, store: Any, task_id: str, d
             except Exception as exc:  # the dashboard must never change the outcome
                 log.warning("dashboard ended with %s: %s", type(exc).__name__, exc)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+            asyncio.get_running_loop().remove_signal_handler(sig)
         if notifier is not None:
             await notifier.aclose()
     handle = handles[task_id]
@@ -383,7 +404,7 @@ async def _resume(args: Any, venue_factory: Any) -> int:
                                               and await store.intents(record.task_id, unresolved_only=True)):
             reason = f" ({record.last_error.splitlines()[0]})" if record.last_error else ""
             raise CliError(f"task {record.task_id} is already {record.status.value}{reason}; nothing to resume")
-        lease = lease_state(record, clock.now_ms())
+        lease = lease_state(record, await store.now_ms())
         if lease == "live":
             raise CliError(f"task {record.task_id} is running in pid {record.owner_pid} on {record.owner_host}")
         _print(f"task {record.task_id} resuming from {record.state.value} (lease {lease})", args)
@@ -420,7 +441,7 @@ async def _control(args: Any, venue_factory: Any, action: str) -> int:
         if action == "pause" and record.status is TaskStatus.PAUSED and record.state is State.IDLE:
             _print(f"task {record.task_id} is already paused", args)
             return 0
-        lease = lease_state(record, clock.now_ms())
+        lease = lease_state(record, await store.now_ms())
         if lease == "live":
             _logging(args, "auto")
             return await _ask_owner(args, store, record, action, flatten, args.wait)
@@ -452,7 +473,7 @@ async def _ask_owner(args: Any, store: Any, record: Any, action: str, flatten: b
             status = 0 if current.status.value in ("completed", "stopped", "paused") else 1
             _report_end(args, current, "finished", status)
             return status
-        if lease_state(current, clock.now_ms()) in ("crashed", "stale") and not current.status.is_terminal:
+        if lease_state(current, await store.now_ms()) in ("crashed", "stale") and not current.status.is_terminal:
             raise CliError(f"the owner of task {record.task_id} died before finishing; run 'tasks {action} "
                            f"{record.task_id}' again to take it over", exit_code=1)
         await asyncio.sleep(0.1)

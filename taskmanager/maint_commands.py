@@ -47,7 +47,7 @@ async def _report(args: Any) -> int:
         data = report.report_data(record, history, fills)
     except report.NoHistory as exc:
         raise CliError(str(exc)) from None
-    out = Path(args.out).expanduser() if args.out else report.default_path(path, record.task_id, args.html)
+    out = Path(args.out).expanduser() if args.out else report.default_path(path.parent, record.task_id, args.html)
     png = report.render_png(data)
     payload = report.render_html(data, png).encode() if args.html else png
     tmp = out.with_name(out.name + ".tmp")

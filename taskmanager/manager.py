@@ -11,7 +11,9 @@ Per task (a :class:`Handle`):
   by the lease anyway (``LeaseLost``);
 * control requests (``tasks stop``/``tasks pause`` from another process) polled every
   ``control_poll_s`` (<= 250 ms) and handed to ``task.request_stop/request_pause`` with the control id;
-  the task acknowledges the row in the commit that makes the request durable;
+  the task acknowledges the row in the commit that makes the request durable. A store that pushes
+  (PostgreSQL LISTEN/NOTIFY, :meth:`state.api.TaskStore.subscribe`) wakes the supervisor at once
+  instead, and the table is then only re-read every ``control_backstop_s``;
 * telemetry: ``task.live_view()`` + status/state/PnL written to ``task_live`` every ~250 ms; the
   same snapshot feeds the history table (:mod:`taskmanager.history`, at most once a second, only
   on change) and the alerts (:class:`taskmanager.notify.AlertWatcher`; ``task.alert_sink`` is set
@@ -23,6 +25,10 @@ Per task (a :class:`Handle`):
   ``stop_now``): ``task.request_stop(flatten, reason)`` then keep driving until FINALIZING ends,
   bounded by ``stop_timeout_s``; past it the task is left in its state with status ``stopping``
   and the outcome says so.
+
+Worker mode (:meth:`TaskManager.serve`, ``python run.py worker``): tasks are added while it runs and
+driven at once; :meth:`TaskManager.drain` lets every task finish its current step, then releases its
+lease (status unchanged) so another worker picks it up.
 
 Failure isolation: any exception from a task's hooks or handlers ends THAT task ``failed``: the
 traceback is journaled (trigger ``error``), ``last_error`` set, status ``failed``; the other
@@ -43,8 +49,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exchanges import clock
+from state.api import Notice, TaskStore
+from state.errors import LeaseLost, StoreUnavailable
 from state.records import TaskRecord, TaskStatus
-from state.store import LeaseLost, Store
 from strategies.base import StrategyTask
 from taskmanager.dashboard import dumps_live
 from taskmanager.history import HistorySampler
@@ -74,7 +81,7 @@ class Handle:
     started_mono: float = 0.0
     stop_requested_mono: float | None = None
     lease_lost: bool = False
-    outcome: str = "running"  # finished | paused | lease_lost | failed | stop_timeout | aborted
+    outcome: str = "running"  # finished paused lease_lost failed stop_timeout aborted released store_lost
     driver: asyncio.Task | None = None
     seen_controls: set[int] = field(default_factory=set)
     last_state: str = ""
@@ -89,9 +96,10 @@ class TaskManager:
 
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         *,
         owner_id: str | None = None,
+        host: str | None = None,
         lease_ttl_s: float = LEASE_TTL_S,
         heartbeat_s: float = 1.0,
         control_poll_s: float = 0.2,
@@ -102,10 +110,11 @@ class TaskManager:
         progress_log_s: float = 0.0,
         wal_checkpoint_s: float = 1.0,
         notifier: Notifier | None = None,
+        control_backstop_s: float = 5.0,
     ) -> None:
         self.store = store
         self.pid = os.getpid()
-        self.host = this_host()
+        self.host = host or this_host()
         self.owner_id = owner_id or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.lease_ttl_s = lease_ttl_s
         self.heartbeat_s = heartbeat_s
@@ -116,7 +125,12 @@ class TaskManager:
         self.close_timeout_s = close_timeout_s
         self.progress_log_s = progress_log_s
         self.wal_checkpoint_s = wal_checkpoint_s
+        self.control_backstop_s = control_backstop_s
         self.handles: dict[str, Handle] = {}
+        self._serving = False
+        self._draining = False
+        self._controls_pushed = False
+        self._control_wake = asyncio.Event()
         self._gc_frozen = False
         self._stop_all: tuple[bool | None, str] | None = None
         self.notifier = notifier
@@ -131,7 +145,7 @@ class TaskManager:
         The takeover is a compare-and-swap on the owner and heartbeat read in ``record``: of two
         processes taking over the same lease at once exactly one succeeds. Raises LeaseBusy
         (naming the owner) when another live process owns it or won the race."""
-        state = lease_state(record, clock.now_ms(), ttl_s=self.lease_ttl_s)
+        state = lease_state(record, await self.store.now_ms(), ttl_s=self.lease_ttl_s)
         if state == "live" and record.owner_id != self.owner_id:
             raise LeaseBusy(
                 f"task {record.task_id} is driven by pid {record.owner_pid} on {record.owner_host} (lease live)")
@@ -146,11 +160,14 @@ class TaskManager:
         if state in ("stale", "crashed"):
             log.warning("task %s: took over a %s lease (previous owner pid %s on %s)",
                         record.task_id, state, record.owner_pid, record.owner_host)
-        # Requests addressed to a previous owner that died before acting on them are void: the
-        # operator was told to repeat them (tasks stop/pause take a dead task over themselves).
-        for req in await self.store.pending_controls(record.task_id):
+        await self.discard_orphan_controls(record.task_id)
+
+    async def discard_orphan_controls(self, task_id: str) -> None:
+        """Acknowledge, unanswered, the control requests a previous owner left: they are void (the
+        operator was told to repeat them; tasks stop/pause take a dead task over themselves)."""
+        for req in await self.store.pending_controls(task_id):
             log.warning("task %s: discarding %s request #%d left unanswered by the previous owner",
-                        record.task_id, req.action, req.id)
+                        task_id, req.action, req.id)
             await self.store.ack_control(req.id)
 
     # ---- adding and running tasks ----------------------------------------------
@@ -163,7 +180,55 @@ class TaskManager:
         task.fence.ttl_s = self.lease_ttl_s
         self.handles[task.task_id] = handle
         task.alert_sink = self._alerts.sink_for(task.task_id)
+        if self._serving:  # worker mode: drive it at once
+            handle.driver = asyncio.create_task(self._drive(handle), name=f"task-{handle.task_id}")
         return handle
+
+    async def serve(self, until: asyncio.Event) -> dict[str, Handle]:
+        """Worker mode: drive every task added before or while this runs, until ``until`` is set;
+        then :meth:`drain` and return once every driver ended."""
+        self._serving = True
+        for handle in self.handles.values():
+            if handle.driver is None:
+                handle.driver = asyncio.create_task(self._drive(handle), name=f"task-{handle.task_id}")
+        await self._subscribe_controls()
+        supervisor = asyncio.create_task(self._supervise(), name="supervisor")
+        try:
+            await until.wait()
+            self.drain()
+            await asyncio.gather(*(h.driver for h in self.handles.values() if h.driver is not None),
+                                 return_exceptions=True)
+        finally:
+            self._serving = False
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await supervisor
+            if self._gc_frozen:
+                gc.unfreeze()
+        return self.handles
+
+    def drain(self) -> None:
+        """Every task finishes its current step, then stops being driven here and its lease is
+        released (its status unchanged), so another process takes it over."""
+        self._draining = True
+        for handle in self.handles.values():
+            handle.task.wake.set()
+
+    @property
+    def active_count(self) -> int:
+        """Tasks being driven right now."""
+        return sum(1 for h in self.handles.values() if h.driver is not None and not h.driver.done())
+
+    async def _subscribe_controls(self) -> None:
+        try:
+            self._controls_pushed = await self.store.subscribe(Notice.CONTROL, self._on_control_notice)
+        except Exception as exc:  # noqa: BLE001 - polling still works
+            log.warning("control notifications unavailable (%s); polling instead", exc)
+            self._controls_pushed = False
+
+    def _on_control_notice(self, task_id: str) -> None:
+        if not task_id or task_id in self.handles:
+            self._control_wake.set()
 
     async def run(self) -> dict[str, Handle]:
         """Drive every added task until each finished, paused, failed, lost its lease or timed out."""
@@ -171,6 +236,7 @@ class TaskManager:
             return {}
         for handle in self.handles.values():
             handle.driver = asyncio.create_task(self._drive(handle), name=f"task-{handle.task_id}")
+        await self._subscribe_controls()
         supervisor = asyncio.create_task(self._supervise(), name="supervisor")
         try:
             await asyncio.gather(*(h.driver for h in self.handles.values() if h.driver is not None),
@@ -225,6 +291,11 @@ class TaskManager:
                 flatten, reason = self._stop_all
                 self._request_stop(handle, handle.flatten_on_exit if flatten is None else flatten, reason)
             while not task.done:
+                if self._draining:
+                    handle.outcome = "released"
+                    log.info("task %s: released in %s (draining); another worker takes it over",
+                             task.task_id, task.state.value)
+                    return
                 if self._stop_timed_out(handle):
                     await self._give_up_stopping(handle)
                     return
@@ -250,6 +321,10 @@ class TaskManager:
             handle.lease_lost = True
             handle.outcome = "lease_lost"
             log.error("task %s: lease lost; another process owns it now, stopped driving", task.task_id)
+        except StoreUnavailable as exc:  # the task is NOT failed: whoever drives it next reconciles
+            handle.outcome = "store_lost"
+            log.error("task %s: database unreachable (%s); stopped driving it until the database is back",
+                      task.task_id, exc)
         except asyncio.CancelledError:
             if handle.lease_lost:
                 handle.outcome = "lease_lost"
@@ -381,8 +456,9 @@ class TaskManager:
             if now >= next_heartbeat:
                 next_heartbeat = now + self.heartbeat_s
                 await self._heartbeat(active)
-            if now >= next_control:
-                next_control = now + self.control_poll_s
+            if now >= next_control or self._control_wake.is_set():
+                self._control_wake.clear()
+                next_control = now + (self.control_backstop_s if self._controls_pushed else self.control_poll_s)
                 await self._poll_controls(active)
             if now >= next_telemetry:
                 next_telemetry = now + self.telemetry_s
@@ -397,7 +473,9 @@ class TaskManager:
                     for handle in active:
                         self._log_progress(handle)
                 next_progress = now + self.progress_log_s
-            await asyncio.sleep(tick_s)
+            with contextlib.suppress(TimeoutError):  # a pushed control request ends the wait at once
+                async with asyncio.timeout(tick_s):
+                    await self._control_wake.wait()
 
     async def _heartbeat(self, active: list[Handle]) -> None:
         """ONE statement refreshes the leases of all our active tasks; a task missing from the

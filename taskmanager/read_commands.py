@@ -13,12 +13,15 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from exchanges import clock
 from taskmanager.commands import _logging, db_path, open_store, resolve_task
+
+if TYPE_CHECKING:
+    from state.opener import DbLocation
 from taskmanager.errors import CliError
 from taskmanager.views import iso_ms, money, net_pnl, pnl_of, quantity, task_detail, task_summary
 
@@ -53,9 +56,9 @@ async def _list(args: Any) -> int:
     store = await open_store(path, create=False)
     try:
         records = await store.list_tasks()
+        now = await store.now_ms()  # leases are judged by the database's clock
     finally:
         await store.close()
-    now = clock.now_ms()
     rows = [task_summary(r, now) for r in records]
     if args.running:
         rows = [r for r in rows if r["status"] in ("running", "stopping")]
@@ -71,13 +74,14 @@ async def _list(args: Any) -> int:
 
 
 _LIST_LAYOUTS = (
-    ("task_id", "strategy", "symbol", "mode", "status", "state", "lease", "owner_pid", "updated_at", "net_pnl_usdt",
-     "realized_pnl_usdt", "fees_usdt", "funding_usdt", "net_delta_base"),
-    ("task_id", "symbol", "mode", "status", "state", "lease", "updated_at", "net_pnl_usdt", "net_delta_base"),
+    ("task_id", "strategy", "symbol", "mode", "status", "state", "lease", "owner_host", "owner_pid", "updated_at",
+     "net_pnl_usdt", "realized_pnl_usdt", "fees_usdt", "funding_usdt", "net_delta_base"),
+    ("task_id", "symbol", "mode", "status", "state", "lease", "owner_host", "updated_at", "net_pnl_usdt",
+     "net_delta_base"),
     ("task_id", "symbol", "mode", "status", "state", "lease", "net_pnl_usdt", "net_delta_base"),
     ("task_id", "symbol", "mode", "status", "state", "net_pnl_usdt"),
 )
-_HEADERS = {"task_id": "task", "owner_pid": "pid", "updated_at": "updated (UTC)", "net_pnl_usdt": "net PnL",
+_HEADERS = {"task_id": "task", "owner_host": "host", "owner_pid": "pid", "updated_at": "updated (UTC)", "net_pnl_usdt": "net PnL",
             "realized_pnl_usdt": "realized", "fees_usdt": "fees", "funding_usdt": "funding", "net_delta_base": "delta"}
 _MONEY = frozenset({"net_pnl_usdt", "realized_pnl_usdt", "fees_usdt", "funding_usdt"})
 
@@ -128,7 +132,7 @@ async def _show(args: Any) -> int:
             fills=await store.fills(record.task_id),
             funding=await store.funding(record.task_id),
             transitions=await store.transitions(record.task_id),
-            now_ms=clock.now_ms(),
+            now_ms=await store.now_ms(),
         )
     finally:
         await store.close()
@@ -196,7 +200,7 @@ def cmd_dashboard(args: Any, venue_factory: Any = None) -> int:
     return asyncio.run(_dashboard(args, console))
 
 
-async def _wait_for_db(path: Path, console: Console, stop: asyncio.Event) -> bool:
+async def _wait_for_db(path: DbLocation, console: Console, stop: asyncio.Event) -> bool:
     """Live dashboard on a database that does not exist yet: say so until it appears."""
     if path.exists():
         return True

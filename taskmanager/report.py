@@ -210,6 +210,6 @@ def render_html(data: ReportData, png: bytes) -> str:
             "</body></html>\n")
 
 
-def default_path(db_path: Path, task_id: str, html_page: bool) -> Path:
-    """``report-<id>.png`` (or ``.html``) beside the database."""
-    return db_path.parent / f"report-{task_id}.{'html' if html_page else 'png'}"
+def default_path(folder: Path, task_id: str, html_page: bool) -> Path:
+    """``report-<id>.png`` (or ``.html``) in ``folder`` (the database's: ``DbLocation.parent``)."""
+    return folder / f"report-{task_id}.{'html' if html_page else 'png'}"
