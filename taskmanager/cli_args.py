@@ -182,6 +182,8 @@ def build_parser() -> Parser:
                         help="drive at most N tasks at once (default 100)")
     worker.add_argument("--live", action="store_true",
                         help="also run live-mode tasks (REAL orders; keys from the environment)")
+    worker.add_argument("--no-dashboard", action="store_true",
+                        help="plain log lines on the console (what a worker always prints; accepted as on start)")
 
     dash = _sub(sub, "dashboard", "live view of every task in the database, or of one task in detail",
                 "run.py dashboard 3f9c", [db], "dashboard")

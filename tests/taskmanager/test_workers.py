@@ -79,7 +79,8 @@ async def test_two_workers_failover_within_the_ttl_and_drain_on_sigterm(procs, t
     try:
         a = procs.spawn("worker", "--host-id", "host-a", "--max-tasks", "2", name="worker-a")
         await wait_until(lambda: trading_by(store, {"host-a": 2}), timeout_s=30)
-        b = procs.spawn("worker", "--host-id", "host-b", "--max-tasks", "4", name="worker-b")
+        b = procs.spawn("worker", "--host-id", "host-b", "--max-tasks", "4", "--no-dashboard", "--log-level", "INFO",
+                        name="worker-b")  # the options start takes are accepted too
         await wait_until(lambda: trading_by(store, {"host-a": 2, "host-b": 2}), timeout_s=30)
         listed = procs.run("tasks", "list", "--json")
         assert sorted(t["owner_host"] for t in json.loads(listed.stdout)) == ["host-a"] * 2 + ["host-b"] * 2
