@@ -14,10 +14,10 @@ Per task (a :class:`Handle`):
   the task acknowledges the row in the commit that makes the request durable. A store that pushes
   (PostgreSQL LISTEN/NOTIFY, :meth:`state.api.TaskStore.subscribe`) wakes the supervisor at once
   instead, and the table is then only re-read every ``control_backstop_s``;
-* telemetry: ``task.live_view()`` + status/state/PnL written to ``task_live`` every ~250 ms; the
-  same snapshot feeds the history table (:mod:`taskmanager.history`, at most once a second, only
-  on change) and the alerts (:class:`taskmanager.notify.AlertWatcher`; ``task.alert_sink`` is set
-  to this manager's sink, strategies/alerts.py);
+* telemetry (:class:`taskmanager.telemetry.TelemetryWriter`): ``task.live_view()`` +
+  status/state/PnL written to ``task_live`` every ~250 ms; the same snapshot feeds the history
+  table (:mod:`taskmanager.history`, at most once a second, only on change) and the alerts
+  (``task.alert_sink`` is set to this manager's sink, strategies/alerts.py);
 * the supervisor does each of those three for ALL its tasks in one store call per tick (one
   heartbeat UPDATE ... RETURNING the leases still ours, one control query, one telemetry
   transaction), so its load on the shared SQLite connection does not grow with the task count;
@@ -53,9 +53,8 @@ from state.api import Notice, TaskStore
 from state.errors import LeaseLost, StoreUnavailable
 from state.records import TaskRecord, TaskStatus
 from strategies.base import StrategyTask
-from taskmanager.dashboard import dumps_live
-from taskmanager.history import HistorySampler
-from taskmanager.notify import AlertHub, Notifier
+from taskmanager.notify import Notifier
+from taskmanager.telemetry import TelemetryWriter
 from taskmanager.views import LEASE_TTL_S, lease_state, this_host
 
 log = logging.getLogger("taskmanager")
@@ -134,8 +133,7 @@ class TaskManager:
         self._gc_frozen = False
         self._stop_all: tuple[bool | None, str] | None = None
         self.notifier = notifier
-        self._history = HistorySampler()
-        self._alerts = AlertHub(notifier)
+        self.telemetry = TelemetryWriter(store, notifier, self.pid)
 
     # ---- leases ------------------------------------------------------------
 
@@ -179,7 +177,7 @@ class TaskManager:
         handle = Handle(task=task, **options)
         task.fence.ttl_s = self.lease_ttl_s
         self.handles[task.task_id] = handle
-        task.alert_sink = self._alerts.sink_for(task.task_id)
+        task.alert_sink = self.telemetry.sink_for(task.task_id)
         if self._serving:  # worker mode: drive it at once
             handle.driver = asyncio.create_task(self._drive(handle), name=f"task-{handle.task_id}")
         return handle
@@ -403,7 +401,7 @@ class TaskManager:
         if handle.lease_lost:
             return
         with contextlib.suppress(Exception):
-            await self._write_live(handle)
+            await self.telemetry.write_one(handle)
         with contextlib.suppress(Exception):
             await self.store.release_lease(task.task_id, self.owner_id)
 
@@ -462,7 +460,7 @@ class TaskManager:
                 await self._poll_controls(active)
             if now >= next_telemetry:
                 next_telemetry = now + self.telemetry_s
-                await self._write_live_all(active)
+                await self.telemetry.write_all(active)
             if now >= next_wal_checkpoint:
                 next_wal_checkpoint = now + self.wal_checkpoint_s
                 await self._checkpoint_wal()
@@ -527,59 +525,6 @@ class TaskManager:
                     await self.store.ack_control(req.id)
             except Exception as exc:
                 log.warning("task %s: control request #%d: %s", handle.task_id, req.id, exc)
-
-    async def _write_live_all(self, active: list[Handle]) -> None:
-        """Telemetry of all our active tasks in ONE transaction; the same snapshots feed the
-        history (one more transaction, at most once a second) and the alerts."""
-        now = clock.now_ms()
-        views = [(h.task_id, self._live_view(h)) for h in active]
-        if not views:
-            return
-        try:
-            await self.store.put_live_many([(task_id, dumps_live(view)) for task_id, view in views])
-        except Exception as exc:  # telemetry must never break a task
-            log.warning("telemetry of %d task(s) not written: %s", len(views), exc)
-        self._alerts.observe(views, now)
-        rows = [row for task_id, view in views if (row := self._history.offer(task_id, view, now)) is not None]
-        if rows:
-            try:
-                await self.store.append_history(rows, self._history.take_due_checks())
-            except Exception as exc:
-                log.warning("history of %d task(s) not written: %s", len(rows), exc)
-
-    async def _write_live(self, handle: Handle) -> None:
-        view = self._live_view(handle)
-        await self.store.put_live(handle.task_id, dumps_live(view))
-        self._alerts.observe([(handle.task_id, view)], clock.now_ms())
-
-    def _live_json(self, handle: Handle) -> str:
-        return dumps_live(self._live_view(handle))
-
-    def _live_view(self, handle: Handle) -> dict[str, Any]:
-        task = handle.task
-        try:
-            view = dict(task.live_view() or {})
-        except Exception as exc:  # telemetry must never break a task
-            view = {"telemetry_error": f"{type(exc).__name__}: {exc}"}
-        try:
-            pnl = task.pnl()
-        except Exception:
-            pnl = {}
-        view.update({
-            "status": task.status.value,
-            "state": task.state.value,
-            "state_entered_ms": task.state_entered_ms,
-            "pnl": pnl,
-            "owner_pid": self.pid,
-            "updated_ms": clock.now_ms(),
-            "symbol": getattr(task.record, "symbol", ""),
-            "mode": getattr(task.record, "mode", ""),
-        })
-        if handle.duration_s is not None and handle.started_mono:
-            view["duration_left_s"] = round(max(0.0, handle.duration_s - (clock.monotonic_s() - handle.started_mono)), 1)
-        if "last_error" not in view and task.last_error:
-            view["last_error"] = task.last_error
-        return view
 
     def _log_progress(self, handle: Handle) -> None:
         task = handle.task

@@ -103,7 +103,7 @@ class DeltaNeutralTask(StrategyTask):
                                       checkpoint=self.checkpoint, halt=self._halt)
         self._book_events = 0
         self._seen_book_events = 0
-        self._reconciled = False
+        self.reconciled = False
         self._reconcile_queried = False
         self._unreachable = False
         self._loaded_ms = clock.now_ms()  # SYNCING's time budget counts from max(entering it, this)
@@ -189,7 +189,7 @@ class DeltaNeutralTask(StrategyTask):
             if self.last_error != text:
                 self.set_error(text)
             return False
-        if not self._reconciled:
+        if not self.reconciled:
             return await self._reconcile()
         return True
 
@@ -218,7 +218,7 @@ class DeltaNeutralTask(StrategyTask):
         anomaly = anomaly_reason(self.orders.anomalies)
         if anomaly:
             self._halt(anomaly)
-        self._reconciled = True
+        self.reconciled = True
         return True
 
     async def _poll_funding(self, force: bool = False) -> None:
@@ -233,7 +233,7 @@ class DeltaNeutralTask(StrategyTask):
 
     async def on_idle(self) -> Next | None:
         # (re)starting, e.g. after a pause: SYNCING reconciles with the venues again
-        self._reconciled = False
+        self.reconciled = False
         self._reconcile_queried = False
         return self.go("start", "started")
 
@@ -488,12 +488,13 @@ class DeltaNeutralTask(StrategyTask):
 
     # ---- reporting ------------------------------------------------------------------
 
-    def _contract_base(self) -> Decimal:
+    def contract_base(self) -> Decimal:
+        """Base units per perp contract (its multiplier; 1 until the rules are loaded)."""
         info = self.infos.get(PERP)
         return info.contract_multiplier if info is not None else Decimal(1)
 
     def _delta_text(self) -> str:
-        return report.delta_text(self.ledger.net_delta_base(), self._contract_base(), self.symbol.base)
+        return report.delta_text(self.ledger.net_delta_base(), self.contract_base(), self.symbol.base)
 
     def pnl(self) -> dict[str, str]:
         """Ledger totals plus the arbitrage pair counts (``arb_pairs``, ``single_legs``)."""
@@ -502,53 +503,7 @@ class DeltaNeutralTask(StrategyTask):
         return totals
 
     def live_view(self) -> dict[str, Any]:
-        """Dashboard and history telemetry (JSON-ready; decimals as strings, times in ms or s):
-
-        * ``spreads_bps`` / ``edges_bps`` / ``entry_spread_bps``: per direction
-          (``sell_<venue>_buy_<venue>_bps``) the executable gross spread, the edge net of both
-          taker fees, and the gross spread at which the edge reaches ``entry_threshold_bps``
-          (also given); see :func:`telemetry.spreads`.
-        * ``mids``: mid price per venue.
-        * ``inventory_base`` (task-owned spot base per venue), ``inventory_target_base``,
-          ``inventory_pct``, ``inventory_floor_pct``, ``low_inventory`` (:func:`telemetry.inventory`).
-        * ``perp_base``, ``net_delta_base``, ``delta_tolerance_base`` (once the perp rules are known).
-        * ``open_orders``: our unresolved intents; ``book_age_ms`` per venue.
-        * ``connection``: ``{venue: {"state": up|stale|down|reconnecting|connecting, "detail"}}``;
-          ``waiting_for``: what SYNCING waits for (empty elsewhere).
-        * ``started_ms``, ``uptime_s``, ``time_left_s`` (None without ``max_duration_s``).
-        * ``building``, ``last_error``.
-        * the strategy's floors, residual and pair counts (:func:`report.strategy_view`).
-        """
+        """Dashboard and history telemetry: :func:`telemetry.task_view` (its keys and units)."""
         from strategies.delta_neutral import telemetry
 
-        books, now = self.market.books(), clock.now_ms()
-        mids = {v: b.mid for v, b in books.items() if b.bid > 0 and b.ask > 0}
-        raw_books = {v: self.venues[v].book_top(self.symbol) for v in self.venues}
-        conn = telemetry.connections(self.venues, self.connections.ready_venues, self.connections.error, raw_books,
-                                     now, self.config.max_book_age_ms)
-        view: dict[str, Any] = telemetry.spreads(books, self.infos, self.config.entry_threshold_bps)
-        view.update(telemetry.inventory(self.ledger.spot_inventory(), mids, self.config, self.context.building))
-        view.update(telemetry.timing(started_ms=self.context.started_ms, now_ms=now,
-                                     max_duration_s=self.config.max_duration_s))
-        view.update({
-            "entry_threshold_bps": str(self.config.entry_threshold_bps),
-            "mids": {v.value: str(m) for v, m in mids.items()},
-            "inventory_base": {v.value: str(q) for v, q in self.ledger.spot_inventory().items()},
-            "perp_base": str(self.ledger.inventory_base(PERP)),
-            "net_delta_base": str(self.ledger.net_delta_base()),
-            "open_orders": report.order_rows(self.unresolved_intents()),
-            "book_age_ms": {v.value: b.age_ms(now) for v, b in books.items()},
-            "connection": conn,
-            "waiting_for": "" if self.state.value != "SYNCING" else telemetry.waiting_for(
-                conn, connected=self.connections.connected, reconciled=self._reconciled),
-            "started_ms": self.context.started_ms,
-            "building": self.context.building,
-            "last_error": self.last_error,
-        })
-        view.update(report.strategy_view(
-            inventory_base=self.ledger.spot_inventory(), floors_base=self.inputs.floors(),
-            net_delta_base=self.ledger.net_delta_base(), contract_multiplier=self._contract_base(),
-            building=self.context.building, arb_pairs=self.context.arb_pairs, single_legs=self.context.single_legs))
-        if PERP in self.infos:
-            view["delta_tolerance_base"] = str(policy.delta_tolerance_base(self.config, self.infos[PERP]))
-        return view
+        return telemetry.task_view(self)

@@ -1,8 +1,8 @@
-"""Pure helpers behind :meth:`DeltaNeutralTask.live_view` (the dashboard and history telemetry).
+"""The delta-neutral task's dashboard and history telemetry (:meth:`DeltaNeutralTask.live_view`).
 
-Everything here is a function of plain values (books, fee rates, config, inventory, clock
-readings), so it is tested without venues. Keys and units of the view are documented on
-:func:`DeltaNeutralTask.live_view` (strategies/delta_neutral/task.py).
+:func:`task_view` assembles the view from a task (its keys and units are documented there); every
+other function here is a pure function of plain values (books, fee rates, config, inventory, clock
+readings), so it is tested without venues.
 """
 
 from __future__ import annotations
@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set as AbstractSet
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
+from exchanges import clock
 from exchanges.models import BookTop, SymbolInfo, VenueId
 
-from strategies.delta_neutral import policy
+from strategies.delta_neutral import policy, report
 from strategies.delta_neutral.config import DeltaNeutralConfig
-from strategies.delta_neutral.policy import SPOT_VENUES
+from strategies.delta_neutral.policy import PERP, SPOT_VENUES
+
+if TYPE_CHECKING:
+    from strategies.delta_neutral.task import DeltaNeutralTask
 
 ZERO = Decimal(0)
 BPS = Decimal(10000)
@@ -151,3 +156,53 @@ def timing(*, started_ms: int, now_ms: int, max_duration_s: float) -> dict[str, 
     uptime = max(0.0, (now_ms - started_ms) / 1000) if started_ms else 0.0
     left = max(0.0, max_duration_s - uptime) if max_duration_s > 0 else None
     return {"uptime_s": round(uptime, 1), "time_left_s": None if left is None else round(left, 1)}
+
+
+def task_view(task: DeltaNeutralTask) -> dict[str, Any]:
+    """A task's dashboard and history telemetry (JSON-ready; decimals as strings, times in ms or s):
+
+    * ``spreads_bps`` / ``edges_bps`` / ``entry_spread_bps``: per direction
+      (``sell_<venue>_buy_<venue>_bps``) the executable gross spread, the edge net of both
+      taker fees, and the gross spread at which the edge reaches ``entry_threshold_bps``
+      (also given); see :func:`spreads`.
+    * ``mids``: mid price per venue.
+    * ``inventory_base`` (task-owned spot base per venue), ``inventory_target_base``,
+      ``inventory_pct``, ``inventory_floor_pct``, ``low_inventory`` (:func:`inventory`).
+    * ``perp_base``, ``net_delta_base``, ``delta_tolerance_base`` (once the perp rules are known).
+    * ``open_orders``: our unresolved intents; ``book_age_ms`` per venue.
+    * ``connection``: ``{venue: {"state": up|stale|down|reconnecting|connecting, "detail"}}``;
+      ``waiting_for``: what SYNCING waits for (empty elsewhere).
+    * ``started_ms``, ``uptime_s``, ``time_left_s`` (None without ``max_duration_s``).
+    * ``building``, ``last_error``.
+    * the strategy's floors, residual and pair counts (:func:`report.strategy_view`).
+    """
+    books, now = task.market.books(), clock.now_ms()
+    mids = {v: b.mid for v, b in books.items() if b.bid > 0 and b.ask > 0}
+    raw_books = {v: task.venues[v].book_top(task.symbol) for v in task.venues}
+    conn = connections(task.venues, task.connections.ready_venues, task.connections.error, raw_books, now,
+                       task.config.max_book_age_ms)
+    view: dict[str, Any] = spreads(books, task.infos, task.config.entry_threshold_bps)
+    view.update(inventory(task.ledger.spot_inventory(), mids, task.config, task.context.building))
+    view.update(timing(started_ms=task.context.started_ms, now_ms=now, max_duration_s=task.config.max_duration_s))
+    view.update({
+        "entry_threshold_bps": str(task.config.entry_threshold_bps),
+        "mids": {v.value: str(m) for v, m in mids.items()},
+        "inventory_base": {v.value: str(q) for v, q in task.ledger.spot_inventory().items()},
+        "perp_base": str(task.ledger.inventory_base(PERP)),
+        "net_delta_base": str(task.ledger.net_delta_base()),
+        "open_orders": report.order_rows(task.unresolved_intents()),
+        "book_age_ms": {v.value: b.age_ms(now) for v, b in books.items()},
+        "connection": conn,
+        "waiting_for": "" if task.state.value != "SYNCING" else waiting_for(
+            conn, connected=task.connections.connected, reconciled=task.reconciled),
+        "started_ms": task.context.started_ms,
+        "building": task.context.building,
+        "last_error": task.last_error,
+    })
+    view.update(report.strategy_view(
+        inventory_base=task.ledger.spot_inventory(), floors_base=task.inputs.floors(),
+        net_delta_base=task.ledger.net_delta_base(), contract_multiplier=task.contract_base(),
+        building=task.context.building, arb_pairs=task.context.arb_pairs, single_legs=task.context.single_legs))
+    if PERP in task.infos:
+        view["delta_tolerance_base"] = str(policy.delta_tolerance_base(task.config, task.infos[PERP]))
+    return view
