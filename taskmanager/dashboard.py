@@ -73,8 +73,9 @@ class _DetailSource:
 
 async def frame(store: Any, *, width: int = 120, task_id: str | None = None,
                 detail: _DetailSource | None = None) -> RenderableType:
-    """One rendered frame of the current store contents (``task_id``: that task in detail)."""
-    now = clock.now_ms()
+    """One rendered frame of the current store contents (``task_id``: that task in detail). Leases
+    are judged by the database's clock (PostgreSQL: the server's, whatever this host's says)."""
+    now = await store.now_ms()
     if task_id is None:
         tasks, live, recent = await gather(store)
         return render(tasks, live, recent, now, width=width)
