@@ -202,9 +202,11 @@ class L2Book:
         if first_id > seq + 1:
             return self._gap(f"gap: diff {first_id}..{last_id} after {seq}",
                              _Diff(first_id, last_id, self.levels_of(bids), self.levels_of(asks), ts_ms, exch_ts_ms))
-        try:
-            self._bid = self._apply(self.bids, bids, self._bid, True, shape)
-            self._ask = self._apply(self.asks, asks, self._ask, False, shape)
+        try:  # a side without levels is left as it is (most pushes change one side)
+            if bids:
+                self._bid = self._apply(self.bids, bids, self._bid, True, shape)
+            if asks:
+                self._ask = self._apply(self.asks, asks, self._ask, False, shape)
         except (ArithmeticError, ValueError, TypeError) as exc:
             self._gap(f"malformed level in diff {first_id}..{last_id}: {exc}", None)
             raise MalformedLevel(str(exc)) from exc
