@@ -137,8 +137,13 @@ class Admin:
     async def create_account(self, label: str) -> dict:
         return await self._post("/_sim/accounts", {"create": True, "label": label})
 
-    async def orders(self, limit: int = 100000) -> list[dict]:
-        async with self.session.get(self.url + "/_sim/orders", params={"limit": str(limit)}) as resp:
+    async def orders(self, limit: int = 100000, since_perf_ns: int = 0) -> list[dict]:
+        """The simulator's order log (``GET /_sim/orders``): the last ``limit``, only those received
+        after ``since_perf_ns`` when given (so a poll while tasks react serializes only new orders)."""
+        params = {"limit": str(limit)}
+        if since_perf_ns:
+            params["since_perf_ns"] = str(since_perf_ns)
+        async with self.session.get(self.url + "/_sim/orders", params=params) as resp:
             return await resp.json()
 
 

@@ -7,7 +7,8 @@
   (fields in :mod:`exchanges.sim.faults`), e.g. ``{"venue": "gate_spot", "error_5xx": 2}``,
   ``{"venue": "gate_perp", "timeout_after_accept": 1, "timeout_hold_s": 5}``,
   ``{"venue": "*", "ws": "frozen"}``; ``DELETE /_sim/faults[?venue=]`` clears.
-* ``GET /_sim/orders[?limit=&venue=]`` -> order log (all accounts, incl. rejected) with
+* ``GET /_sim/orders[?limit=&venue=&since_perf_ns=]`` -> order log (all accounts, incl. rejected; only
+  orders received after ``since_perf_ns`` when given) with
   ``recv_ms``/``recv_perf_ns`` receive timestamps, taken when the request handler starts,
   before fault latency, body parsing, signature checks and matching.
 * ``GET /_sim/accounts`` -> accounts (user id, api key, balances per venue, positions);
@@ -56,11 +57,19 @@ from exchanges.sim.gate.common import fmt
 BOOK_LOG_SIZE = 1000
 
 
-def _with_push_time(entry: dict, push_log: deque) -> dict:
-    """``entry`` + ``pushed_perf_ns`` (see the module doc)."""
-    pushed = next((ns for venue, symbol, last_id, ns in push_log
-                   if venue == entry["venue"] and symbol == entry["symbol"] and last_id >= entry["update_id"]
-                   and ns >= entry["publish_perf_ns"]), None)
+def _pushes_by_book(push_log: deque) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """The push log grouped per (venue, symbol), in push order: ``[(last_id, pushed_perf_ns)]``."""
+    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for venue, symbol, last_id, ns in push_log:
+        out.setdefault((venue, symbol), []).append((last_id, ns))
+    return out
+
+
+def _with_push_time(entry: dict, pushes: dict[tuple[str, str], list[tuple[int, int]]]) -> dict:
+    """``entry`` + ``pushed_perf_ns``: the first push of its book that carried its update (see the
+    module doc); ``pushes`` from :func:`_pushes_by_book`."""
+    pushed = next((ns for last_id, ns in pushes.get((entry["venue"], entry["symbol"]), ())
+                   if last_id >= entry["update_id"] and ns >= entry["publish_perf_ns"]), None)
     return dict(entry, pushed_perf_ns=pushed)
 
 
@@ -138,9 +147,10 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
         try:
             limit = int(request.query.get("limit", "1000"))
             venue = VenueId(request.query["venue"]) if request.query.get("venue") else None
+            since_perf_ns = int(request.query.get("since_perf_ns", "0"))
         except ValueError as exc:
             return _bad(f"bad query: {exc}")
-        log = eng.order_log(limit, venue)
+        log = eng.order_log(limit, venue, since_perf_ns)
         return web.json_response([_order_json(o) for o in log])
 
     async def accounts_get(request: web.Request) -> web.Response:
@@ -203,7 +213,8 @@ def build_admin_app(ctx: SimContext, on_shutdown: Callable[[], None] | None = No
             limit = max(1, int(request.query.get("limit", str(BOOK_LOG_SIZE))))
         except ValueError:
             return _bad("limit must be an integer")
-        return web.json_response([_with_push_time(e, ctx.push_log) for e in list(book_log)[-limit:]])
+        pushes = _pushes_by_book(ctx.push_log)
+        return web.json_response([_with_push_time(e, pushes) for e in list(book_log)[-limit:]])
 
     async def replay_post(request: web.Request) -> web.Response:
         replayer = getattr(ctx, "replayer", None)

@@ -347,14 +347,17 @@ class SimEngine:
         return [f for f in self.matcher.fills.get((user_id, venue), [])
                 if (symbol is None or f.symbol == symbol) and (oid is None or f.order_id == oid)]
 
-    def order_log(self, limit: int = 1000, venue: VenueId | None = None) -> list[SimOrder]:
+    def order_log(self, limit: int = 1000, venue: VenueId | None = None, since_perf_ns: int = 0) -> list[SimOrder]:
         """Every order of every account (incl. rejected; only ``venue``'s if
-        given), oldest first, the last ``limit``. Walks back from the newest
+        given), oldest first, the last ``limit``; with ``since_perf_ns``, only
+        those received after it (``recv_perf_ns``). Walks back from the newest
         (orders are kept in id order), so it is cheap for small limits."""
         out: list[SimOrder] = []
         if limit <= 0:
             return out
         for order in reversed(self.matcher.orders.values()):
+            if since_perf_ns and order.recv_perf_ns <= since_perf_ns:
+                continue
             if venue is None or order.venue is venue:
                 out.append(order)
                 if len(out) >= limit:
